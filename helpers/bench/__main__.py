@@ -1,0 +1,22 @@
+"""Run a benchmark: ``python -m helpers.bench features`` or ``python -m helpers.bench training``."""
+
+import importlib
+import sys
+
+BENCHMARKS = {
+    "features": "helpers.bench.features",  # chapter *From audio to features*
+    "training": "helpers.bench.training",  # chapters *CNN* and *LSTM*
+}
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in BENCHMARKS:
+        print(f"usage: python -m helpers.bench {{{'|'.join(BENCHMARKS)}}} [options]", file=sys.stderr)
+        return 2
+    module = importlib.import_module(BENCHMARKS[argv[0]])
+    return module.main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Project-wide constants, data locations and the one seeding function.
+
+Explained in chapter *Getting started* (``chapters/00_getting_started.ipynb``).
+
+Environment variables (all optional)
+------------------------------------
+``BOOK_DATA_DIR``
+    Cache folder for downloads and derived files (default: ``data/`` in the repository when the
+    package is installed from a checkout, else ``~/.cache/genre-book``).
+``GTZAN_FLAVOUR``
+    ``full``, ``mini`` or ``synthetic``: which GTZAN the chapters use (default: ``full`` on Colab,
+    ``mini`` elsewhere; a flavour that cannot be found or downloaded falls back to ``synthetic``
+    with a printed notice).
+``GTZAN_FULL_DIR`` / ``GTZAN_MINI_DIR``
+    A local folder holding that flavour (either GTZAN layout).
+``GTZAN_SPLIT_DIR``
+    A local folder holding ``{train,valid,test}_filtered.txt`` (the fault-filtered split).
+``SPOTIFY_CSV``
+    A local copy of the TidyTuesday 2020-01-21 ``spotify_songs.csv``.
+``BOOK_OFFLINE``
+    Set to ``1`` to never try a download (useful in classrooms without network).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+#: The ten GTZAN genres, in the order used for integer labels throughout the book.
+GENRES: tuple[str, ...] = (
+    "blues",
+    "classical",
+    "country",
+    "disco",
+    "hiphop",
+    "jazz",
+    "metal",
+    "pop",
+    "reggae",
+    "rock",
+)
+
+#: The six Spotify playlist genres of the TidyTuesday table (chapter 1).
+SPOTIFY_GENRES: tuple[str, ...] = ("edm", "latin", "pop", "r&b", "rap", "rock")
+
+#: GTZAN's sample rate and clip length; the report's arithmetic: 22050 Hz × 30 s = 661,500 samples.
+SAMPLE_RATE: int = 22050
+CLIP_SECONDS: float = 30.0
+
+#: The seed used by every chapter unless it says otherwise.
+DEFAULT_SEED: int = 42
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_home(create: bool = True) -> Path:
+    """Return the cache folder for downloads and derived data.
+
+    Explained in chapter *Getting started*.
+
+    Parameters
+    ----------
+    create : bool
+        Create the folder if it does not exist.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$BOOK_DATA_DIR`` if set; else ``data/`` of the repository checkout (when ``helpers`` is
+        imported from one); else ``~/.cache/genre-book``.
+    """
+    env = os.environ.get("BOOK_DATA_DIR")
+    if env:
+        path = Path(env).expanduser()
+    elif (_REPO_ROOT / "_toc.yml").exists():
+        path = _REPO_ROOT / "data"
+    else:
+        path = Path.home() / ".cache" / "genre-book"
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def on_colab() -> bool:
+    """Return True when running inside Google Colab."""
+    try:  # pragma: no cover - depends on the runtime
+        import google.colab  # noqa: F401
+    except ImportError:
+        return False
+    return True  # pragma: no cover
+
+
+def offline() -> bool:
+    """Return True when ``BOOK_OFFLINE`` asks the data layer never to download."""
+    return os.environ.get("BOOK_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
+
+
+def set_seed(
+    seed: int = DEFAULT_SEED, deterministic_ops: bool = True, with_tensorflow: bool = False
+) -> int:
+    """Seed Python, NumPy and (if imported or available) TensorFlow/Keras — the one place for seeds.
+
+    Explained in chapter *Getting started*; every chapter calls it once at the top.
+
+    Parameters
+    ----------
+    seed : int
+        The seed.
+    with_tensorflow : bool
+        Import and seed TensorFlow/Keras even if not imported yet. When False (default),
+        TensorFlow is seeded only if it is already imported, so data-only chapters stay fast.
+    deterministic_ops : bool
+        Also ask TensorFlow for deterministic kernels (``enable_op_determinism``). On the CPU
+        this costs little; re-running a chapter then reproduces its numbers on the same machine.
+
+    Returns
+    -------
+    int
+        The seed, so that ``rng = np.random.default_rng(set_seed())`` reads naturally.
+    """
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    if not with_tensorflow and "tensorflow" not in sys.modules:
+        return seed
+    try:
+        import keras
+        import tensorflow as tf
+    except ImportError:  # pragma: no cover - TensorFlow is optional for the data chapters
+        return seed
+    keras.utils.set_random_seed(seed)
+    if deterministic_ops:
+        try:
+            tf.config.experimental.enable_op_determinism()
+        except Exception:  # pragma: no cover - very old TensorFlow
+            pass
+    return seed

@@ -1,0 +1,91 @@
+"""The TidyTuesday 2020-01-21 Spotify songs table (6 playlist genres, 12 audio features).
+
+Explained in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipynb``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from helpers.datasets.errors import DataError
+
+#: The 12 numeric audio features of Spotify's API used by the report.
+AUDIO_FEATURES: tuple[str, ...] = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "duration_ms",
+)
+
+REQUIRED_COLUMNS = ("track_id", "playlist_genre", *AUDIO_FEATURES)
+
+
+def read_spotify_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read and check a ``spotify_songs.csv``.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, unreadable as CSV, or lacks a required column (named).
+    """
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise DataError(f"Spotify table {path} does not exist") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(f"Spotify table {path} is not a readable CSV: {error}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(f"Spotify table {path} lacks the column(s) {missing}")
+    table = table.dropna(subset=list(REQUIRED_COLUMNS)).reset_index(drop=True)
+    table.attrs["source"] = "real"
+    return table
+
+
+def load_spotify(
+    path: str | os.PathLike | None = None, download: bool = True, fallback: bool = True
+) -> pd.DataFrame:
+    """Return the Spotify songs table: resolved like every dataset of the book.
+
+    Explained in chapter *The Spotify baseline*.
+
+    Resolution: ``path`` → ``$SPOTIFY_CSV`` → cache → download (pooch, pinned URL and SHA-256)
+    → with ``fallback``, a synthetic stand-in of the same columns, announced with a printed
+    notice.
+
+    Returns
+    -------
+    pandas.DataFrame
+        All columns of the CSV (32,833 rows for the real table);
+        ``table.attrs['source']`` is ``'real'`` or ``'synthetic'``.
+    """
+    local = path or os.environ.get("SPOTIFY_CSV")
+    if local:
+        return read_spotify_csv(local)
+    from helpers.datasets import remote
+
+    try:
+        return read_spotify_csv(remote.fetch_spotify(download=download))
+    except (OSError, DataError) as error:
+        if not fallback:
+            raise
+        from helpers import synth
+
+        print(
+            f"NOTICE: the Spotify songs table is not available ({error}).\n"
+            "        Using a SYNTHETIC stand-in with the same columns: every number below is on "
+            "synthetic data, not on Spotify's."
+        )
+        table = synth.synthetic_spotify()
+        table.attrs["source"] = "synthetic"
+        return table

@@ -1,0 +1,106 @@
+"""Re-execute the book's chapters in place so that their stored outputs are fresh and consistent.
+
+Usage::
+
+    python -m helpers.notebooks run                 # every chapter in _toc.yml order
+    python -m helpers.notebooks run chapters/06_cnn.ipynb --flavour mini
+    python -m helpers.notebooks list
+
+The data flavour is chosen with ``--flavour`` (sets ``GTZAN_FLAVOUR``); the other data variables
+(``GTZAN_MINI_DIR``, ``SPOTIFY_CSV``, ...) are passed through from the environment. Each chapter
+runs in a fresh kernel from the ``chapters/`` folder; its wall time is printed. Outputs that embed
+audio are size-checked by the tests, not here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def chapter_paths() -> list[Path]:
+    """Return the chapter notebooks in table-of-contents order (notebooks only)."""
+    import yaml
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    paths = []
+    for file in files:
+        path = REPO / file
+        if path.suffix == "":
+            path = path.with_suffix(".ipynb")
+        if path.suffix == ".ipynb" and path.exists():
+            paths.append(path)
+    return paths
+
+
+def execute(path: Path, timeout: int = 1800, kernel_name: str = "python3") -> float:
+    """Execute one notebook in place with nbclient; return its wall time in seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    elapsed = time.perf_counter() - start
+    nbformat.write(notebook, path)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.notebooks", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute chapters in place")
+    run.add_argument("notebooks", nargs="*", help="chapter notebooks (default: all, in toc order)")
+    run.add_argument("--flavour", choices=["full", "mini", "synthetic"], help="GTZAN flavour")
+    run.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    sub.add_parser("list", help="list the chapter notebooks in toc order")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        for path in chapter_paths():
+            print(path.relative_to(REPO))
+        return 0
+    if args.flavour:
+        os.environ["GTZAN_FLAVOUR"] = args.flavour
+    paths = [Path(p).resolve() for p in args.notebooks] or chapter_paths()
+    for path in paths:
+        if not path.exists():
+            print(f"error: {path} does not exist", file=sys.stderr)
+            return 2
+    total = 0.0
+    for path in paths:
+        print(f"executing {path.relative_to(REPO)} ...", flush=True)
+        elapsed = execute(path, timeout=args.timeout)
+        total += elapsed
+        print(f"  done in {elapsed:.0f} s", flush=True)
+    print(f"{len(paths)} chapter(s) executed in {total:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
