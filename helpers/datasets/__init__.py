@@ -10,13 +10,13 @@ under :func:`helpers.config.data_home` → download (pooch, pinned URL and hash)
 
 from helpers.datasets.errors import DataError
 from helpers.datasets.gtzan import gtzan_table, load_gtzan
-from helpers.datasets.spotify import AUDIO_FEATURES, load_spotify
 from helpers.datasets.splits import (
     filtered_split,
     load_filtered_split,
     track_folds,
     track_train_test_split,
 )
+from helpers.datasets.spotify import AUDIO_FEATURES, load_spotify
 
 __all__ = [
     "AUDIO_FEATURES",

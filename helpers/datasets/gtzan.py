@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.config import GENRES, data_home, on_colab
+from helpers.config import GENRES, on_colab
 from helpers.datasets.errors import DataError
 
 FLAVOURS = ("full", "mini", "synthetic")
