@@ -124,7 +124,7 @@ def set_seed(
     """
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - seeds the legacy global generator other libraries use
     if not with_tensorflow and "tensorflow" not in sys.modules:
         return seed
     try:
