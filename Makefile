@@ -33,7 +33,7 @@ execute: $(STAMP)
 	$(BIN)/python -m helpers.notebooks run
 
 browser-test: $(STAMP)
-	$(BIN)/python -m pytest -p no:nbval tests/browser
+	$(BIN)/python -m pytest tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.bench features

@@ -1,0 +1,61 @@
+"""Result tables that chapters write and the final comparison reads (no number is typed by hand).
+
+Each chapter that trains models saves its results table to ``results/<chapter>.csv`` (committed,
+produced by executing the chapter); chapter *Beyond* gathers them into the book's final comparison.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+
+#: Columns of every results table. ``data`` is full / mini / synthetic / real (Spotify);
+#: ``split`` names the protocol (e.g. "track-grouped 25 % test", "segment (leaky)", "track 5-fold ×3").
+COLUMNS = ("chapter", "model", "data", "split", "accuracy", "accuracy_std", "track_vote_accuracy",
+           "macro_f1", "train_seconds", "notes")
+
+
+def results_frame(rows: list[dict]) -> pd.DataFrame:
+    """Build a results table with the standard columns (missing values left empty).
+
+    Parameters
+    ----------
+    rows : list of dict
+        One dict per model/protocol; keys from :data:`COLUMNS` (``model``, ``data`` and ``split``
+        are required).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    for row in rows:
+        missing = [key for key in ("model", "data", "split") if not row.get(key)]
+        if missing:
+            raise ValueError(f"result row {row} lacks {missing}: every number must say its data and split")
+        unknown = set(row) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"result row has unknown column(s) {sorted(unknown)}; use {COLUMNS}")
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def save_results(frame: pd.DataFrame, name: str, folder: str | Path | None = None) -> Path:
+    """Write a chapter's results table to ``results/<name>.csv`` and return the path."""
+    folder = Path(folder) if folder is not None else RESULTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.csv"
+    tmp = path.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False, float_format="%.4f")
+    tmp.replace(path)
+    return path
+
+
+def load_results(folder: str | Path | None = None) -> pd.DataFrame:
+    """Concatenate every ``results/*.csv`` (in file-name order) into one table."""
+    folder = Path(folder) if folder is not None else RESULTS_DIR
+    files = sorted(folder.glob("*.csv"))
+    if not files:
+        return pd.DataFrame(columns=list(COLUMNS))
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
