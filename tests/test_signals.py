@@ -1,0 +1,113 @@
+"""Tests for helpers.signals (chapter *Sound and sampling*)."""
+
+import numpy as np
+import pytest
+
+from helpers import signals as S
+from helpers.datasets import DataError
+
+
+def _peak_frequency(y, sr):
+    freqs, mag = S.magnitude_spectrum(y, sr)
+    return freqs[np.argmax(mag)], mag.max()
+
+
+def test_report_arithmetic():
+    assert S.n_samples(30.0) == 661_500
+    assert S.n_samples(3.0, 22050) == 66_150
+    assert len(S.sine(440.0, 30.0)) == 661_500
+    t = S.time_axis(1.0, 8000)
+    assert t[0] == 0 and t[1] == pytest.approx(1 / 8000) and len(t) == 8000
+
+
+def test_sine_frequency_amplitude_and_phase():
+    y = S.sine(440.0, 1.0, 22050, amplitude=0.25)
+    assert y.dtype == np.float64
+    assert np.max(np.abs(y)) == pytest.approx(0.25, rel=1e-3)
+    f, mag = _peak_frequency(y, 22050)
+    assert f == pytest.approx(440.0, abs=1.0)
+    assert mag == pytest.approx(0.25, rel=0.02)
+    assert S.sine(100.0, 0.01, phase=np.pi / 2)[0] == pytest.approx(0.5)
+
+
+def test_chord_contains_each_note():
+    notes = (220.0, 330.0, 440.0)
+    y = S.chord(notes, 1.0, amplitude=0.8)
+    assert np.max(np.abs(y)) == pytest.approx(0.8)
+    freqs, mag = S.magnitude_spectrum(y)
+    top3 = np.sort(freqs[np.argsort(mag)[-3:]])
+    np.testing.assert_allclose(top3, notes, atol=1.0)
+
+
+def test_noise_is_reproducible_and_flat():
+    a = S.white_noise(1.0, np.random.default_rng(7), amplitude=0.1)
+    b = S.white_noise(1.0, np.random.default_rng(7), amplitude=0.1)
+    assert np.array_equal(a, b)
+    assert a.std() == pytest.approx(0.1, rel=0.05)
+    _, mag = S.magnitude_spectrum(a)
+    low, high = mag[: len(mag) // 2].mean(), mag[len(mag) // 2 :].mean()
+    assert low == pytest.approx(high, rel=0.1)
+    with pytest.raises(DataError, match="Generator"):
+        S.white_noise(1.0, 7)
+
+
+def test_chirp_sweeps_upwards():
+    sr = 22050
+    y = S.chirp(200.0, 4000.0, 2.0, sr)
+    first, _ = _peak_frequency(y[: sr // 4], sr)
+    last, _ = _peak_frequency(y[-sr // 4 :], sr)
+    assert first < 800 < 3400 < last
+
+
+def test_click_track_onsets():
+    y, beats = S.click_track(120, 2.0, 22050)
+    np.testing.assert_allclose(beats, [0.0, 0.5, 1.0, 1.5])
+    energy = np.abs(y)
+    for t in beats:
+        start = int(t * 22050)
+        assert energy[start : start + 200].max() > 0.1
+    # silence between clicks
+    assert energy[int(0.25 * 22050) : int(0.45 * 22050)].max() == 0
+
+
+def test_alias_frequency_and_a_sampled_tone_agree():
+    sr = 22050
+    assert S.alias_frequency(1000.0, sr) == 1000.0
+    assert S.alias_frequency(sr / 2, sr) == sr / 2
+    assert S.alias_frequency(15000.0, sr) == pytest.approx(7050.0)
+    assert S.alias_frequency(23050.0, sr) == pytest.approx(1000.0)
+    y = S.sine(15000.0, 1.0, sr)
+    f, _ = _peak_frequency(y, sr)
+    assert f == pytest.approx(7050.0, abs=1.0)
+    # a tone above Nyquist is sample-for-sample the folded tone (up to sign/phase)
+    np.testing.assert_allclose(S.sine(23050.0, 0.1, sr), S.sine(1000.0, 0.1, sr), atol=1e-9)
+
+
+def test_quantize():
+    y = S.sine(5.0, 1.0, 1000, amplitude=0.7)
+    q = S.quantize(y, 3)  # 8 levels, step 1/4: the rounding error is at most half a step
+    assert len(np.unique(q)) <= 8
+    assert np.max(np.abs(q - y)) <= 1 / 2**3 + 1e-12
+    assert np.max(np.abs(q - y)) > 0.05
+    q16 = S.quantize(y, 16)
+    assert np.max(np.abs(q16 - y)) <= 2**-16 + 1e-12
+    assert S.quantize(np.array([2.0, -2.0]), 8).tolist() == [127 / 128, -1.0]
+    with pytest.raises(DataError, match="bit depth"):
+        S.quantize(y, 0)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: S.sine(-1.0), "frequency"),
+        (lambda: S.sine(440.0, -1.0), "duration"),
+        (lambda: S.sine(440.0, 1.0, sr=0), "sample rate"),
+        (lambda: S.chord([]), "at least one"),
+        (lambda: S.click_track(0), "tempo"),
+        (lambda: S.magnitude_spectrum(np.zeros((2, 2))), "1-D"),
+        (lambda: S.chirp(-5.0, 100.0), "chirp"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(DataError, match=match):
+        call()
