@@ -1,0 +1,522 @@
+"""Honest evaluation: track-level voting, per-genre scores, confusions and track-grouped cross-validation.
+
+Explained in chapter *Evaluation: which numbers hold up* (``chapters/08_evaluation.ipynb``).
+
+The report scored its networks on *segments* drawn at random from all tracks, so segments of one
+track sat on both sides of the split (the leak). This module provides both protocols side by side:
+:func:`leaky_segment_split` reproduces the report's split, :func:`cross_validate` runs repeated,
+stratified, track-grouped k-fold cross-validation in which early stopping only ever sees inner
+validation *tracks* taken from the training folds, never the test fold.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from helpers.config import DEFAULT_SEED, set_seed
+from helpers.datasets.errors import DataError
+
+# ---------------------------------------------------------------------------------------------
+# Scores
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_probabilities(probabilities, name: str = "probabilities") -> np.ndarray:
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
+        raise DataError(f"{name} must be a non-empty (segments, classes) array, got shape {probs.shape}")
+    if not np.all(np.isfinite(probs)):
+        raise DataError(f"{name} contain NaN or infinite values")
+    return probs
+
+
+def track_vote(probabilities, track_ids, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Turn segment predictions into one prediction per track by averaging their probabilities.
+
+    Explained in chapter *Evaluation* (track-level voting). Each segment counts equally within its
+    track and each track counts once, whatever its number of segments. A tie between classes goes
+    to the class with the lower index (``numpy.argmax``).
+
+    Parameters
+    ----------
+    probabilities : array-like, shape (n_segments, n_classes)
+        Predicted class probabilities (softmax outputs) of every segment.
+    track_ids : array-like of str, shape (n_segments,)
+        The track each segment comes from.
+    labels : array-like of int, shape (n_segments,)
+        The true class of each segment (must be the same for all segments of a track).
+
+    Returns
+    -------
+    track_true : numpy.ndarray of int
+        The true class of each track.
+    track_pred : numpy.ndarray of int
+        The class with the highest mean probability over the track's segments.
+    track_ids : numpy.ndarray of str
+        The tracks, in order of first appearance.
+
+    Raises
+    ------
+    DataError
+        If the lengths differ or one track carries two different labels.
+    """
+    probs = _as_probabilities(probabilities)
+    tracks = np.asarray(track_ids)
+    labels = np.asarray(labels)
+    if not (len(tracks) == len(labels) == len(probs)):
+        raise DataError(
+            f"track_vote needs one track id and label per segment: got {len(probs)} probability rows, "
+            f"{len(tracks)} track ids and {len(labels)} labels"
+        )
+    codes, uniques = pd.factorize(tracks, sort=False)
+    n_tracks = len(uniques)
+    sums = np.zeros((n_tracks, probs.shape[1]))
+    np.add.at(sums, codes, probs)
+    counts = np.bincount(codes, minlength=n_tracks)
+    mean = sums / counts[:, None]
+    track_true = np.empty(n_tracks, dtype=np.int64)
+    track_true[codes] = labels  # last segment's label per track; checked below
+    if np.any(track_true[codes] != labels):
+        bad = uniques[np.unique(codes[track_true[codes] != labels])][:3]
+        raise DataError(f"track(s) {list(bad)} have segments with different labels")
+    return track_true, mean.argmax(axis=1).astype(np.int64), np.asarray(uniques)
+
+
+def segment_accuracy(labels, predictions) -> float:
+    """Fraction of segments classified correctly.
+
+    Explained in chapter *Evaluation*.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (n,)
+        True classes.
+    predictions : array-like, shape (n,) or (n, n_classes)
+        Predicted classes, or class probabilities (their argmax is taken).
+
+    Returns
+    -------
+    float
+    """
+    labels = np.asarray(labels)
+    pred = np.asarray(predictions)
+    if pred.ndim == 2:
+        pred = pred.argmax(axis=1)
+    if pred.shape != labels.shape or labels.size == 0:
+        raise DataError(f"labels {labels.shape} and predictions {pred.shape} do not match (or are empty)")
+    return float(np.mean(pred == labels))
+
+
+def track_accuracy(probabilities, track_ids, labels) -> float:
+    """Fraction of tracks classified correctly after :func:`track_vote`.
+
+    Explained in chapter *Evaluation*.
+    """
+    true, pred, _ = track_vote(probabilities, track_ids, labels)
+    return float(np.mean(true == pred))
+
+
+def per_genre_report(y_true, y_pred, genres: Sequence[str]) -> pd.DataFrame:
+    """Precision, recall, F1 and support of every genre (scikit-learn), as a table.
+
+    Explained in chapter *Evaluation*. A genre never predicted gets precision 0 (not a warning).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int
+        True and predicted class indices (positions in ``genres``).
+    genres : sequence of str
+        Class names in index order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by genre, columns ``precision``, ``recall``, ``f1``, ``support``; sorted like ``genres``.
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=np.arange(len(genres)), zero_division=0
+    )
+    return pd.DataFrame(
+        {"precision": precision, "recall": recall, "f1": f1, "support": support},
+        index=pd.Index(list(genres), name="genre"),
+    )
+
+
+def macro_f1(y_true, y_pred, n_classes: int) -> float:
+    """Unweighted mean of the per-class F1 scores (every genre counts the same).
+
+    Explained in chapter *Evaluation*.
+    """
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, labels=np.arange(n_classes), average="macro", zero_division=0))
+
+
+def most_confused_pairs(y_true, y_pred, genres: Sequence[str], k: int = 5) -> pd.DataFrame:
+    """The ``k`` most frequent mistakes, as (true genre → predicted genre) pairs.
+
+    Explained in chapter *Evaluation*.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int
+        True and predicted class indices.
+    genres : sequence of str
+        Class names in index order.
+    k : int
+        How many pairs to return (fewer if there are fewer distinct mistakes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``true``, ``predicted``, ``count`` and ``share`` (the fraction of the true genre's
+        items that went to ``predicted``), most frequent first; ties are broken by genre order.
+    """
+    from sklearn.metrics import confusion_matrix
+
+    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(len(genres)))
+    np.fill_diagonal(matrix, 0)
+    totals = np.bincount(np.asarray(y_true, dtype=np.int64), minlength=len(genres))
+    rows = [
+        {"true": genres[i], "predicted": genres[j], "count": int(matrix[i, j]),
+         "share": float(matrix[i, j] / totals[i])}
+        for i, j in zip(*np.nonzero(matrix), strict=True)
+    ]
+    frame = pd.DataFrame(rows, columns=["true", "predicted", "count", "share"])
+    frame = frame.sort_values("count", ascending=False, kind="stable").head(k)
+    return frame.reset_index(drop=True)
+
+
+def mean_std(values) -> str:
+    """Format values as ``'mean ± std'`` in percent (sample standard deviation, ddof=1).
+
+    Explained in chapter *Evaluation*.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        raise DataError("mean_std needs at least one value")
+    std = values.std(ddof=1) if values.size > 1 else 0.0
+    return f"{100 * values.mean():.1f} ± {100 * std:.1f} %"
+
+
+# ---------------------------------------------------------------------------------------------
+# Splits
+# ---------------------------------------------------------------------------------------------
+
+
+def leaky_segment_split(
+    n_rows: int, test_size: float = 0.25, seed: int = DEFAULT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """The report's split: scikit-learn's ``train_test_split`` over *segments*, ignoring tracks.
+
+    Explained in chapter *Evaluation* — shown to measure the leak, not to be used. Segments of one
+    track end up on both sides, so the network is tested on tracks it was trained on.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of segments.
+    test_size : float
+        Fraction of segments held out (the report's tutorial: 0.25).
+    seed : int
+        ``random_state`` of the shuffle.
+
+    Returns
+    -------
+    train_rows, test_rows : numpy.ndarray
+        Sorted integer row positions.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if int(n_rows) < 2:
+        raise DataError(f"leaky_segment_split needs at least 2 rows, got {n_rows}")
+    train, test = train_test_split(np.arange(int(n_rows)), test_size=test_size, random_state=seed)
+    return np.sort(train), np.sort(test)
+
+
+def inner_validation_rows(
+    table: pd.DataFrame, rows, fraction: float = 0.2, seed: int = DEFAULT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split training rows into fit rows and validation rows *by track* (stratified by genre).
+
+    Explained in chapter *Evaluation*: early stopping watches these validation tracks, which come
+    from the training side only, so the test fold never influences training.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The segment table (``track_id`` and ``genre`` columns), one row per segment.
+    rows : array-like of int
+        Row positions of the training side.
+    fraction : float
+        Fraction of the training tracks used for validation.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    fit_rows, val_rows : numpy.ndarray
+        Disjoint subsets of ``rows`` that share no track.
+    """
+    from helpers.datasets.splits import track_train_test_split
+
+    rows = np.asarray(rows)
+    sub = table.iloc[rows].reset_index(drop=True)
+    fit, val = track_train_test_split(sub, test_size=fraction, seed=seed)
+    return rows[fit], rows[val]
+
+
+def filtered_folds(table: pd.DataFrame, split: dict | None = None) -> list[tuple[np.ndarray, ...]]:
+    """The fault-filtered split as one (train, validation, test) fold for :func:`cross_validate`.
+
+    Explained in chapter *Evaluation* (protocol (c) on full GTZAN). Excluded clips are dropped.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The segment table (``track_id`` column).
+    split : dict, optional
+        As returned by :func:`helpers.datasets.load_filtered_split` (loaded if omitted).
+
+    Returns
+    -------
+    list
+        ``[(train_rows, valid_rows, test_rows)]``.
+    """
+    from helpers.datasets.splits import filtered_split
+
+    names = filtered_split(table, split).to_numpy()
+    fold = tuple(np.flatnonzero(names == name) for name in ("train", "valid", "test"))
+    empty = [name for name, rows in zip(("train", "valid", "test"), fold, strict=True) if len(rows) == 0]
+    if empty:
+        raise DataError(f"no track of this table lies in the fault-filtered {empty} list(s)")
+    return [fold]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-validation
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CVResult:
+    """What :func:`cross_validate` returns (explained in chapter *Evaluation*).
+
+    Attributes
+    ----------
+    folds : pandas.DataFrame
+        One row per fold: ``repeat``, ``fold``, track counts, ``segment_accuracy``,
+        ``track_accuracy`` (test fold), ``val_segment_accuracy``, ``val_track_accuracy`` (inner
+        validation tracks, the only numbers fit for choosing between models), ``epochs_run``,
+        ``best_epoch``, ``seconds``.
+    probabilities : numpy.ndarray, shape (n_repeats, n_segments, n_classes)
+        Out-of-fold probabilities of every segment in every repetition (NaN where a row was never
+        in a test fold).
+    labels, track_ids : numpy.ndarray
+        Of every segment.
+    genres : tuple of str
+    """
+
+    folds: pd.DataFrame
+    probabilities: np.ndarray
+    labels: np.ndarray
+    track_ids: np.ndarray
+    genres: tuple = field(default=())
+
+    def summary(self, name: str = "") -> dict:
+        """Mean and standard deviation over folds of the test and validation accuracies."""
+        out = {"model": name} if name else {}
+        for column in ("segment_accuracy", "track_accuracy", "val_segment_accuracy", "val_track_accuracy"):
+            values = self.folds[column].to_numpy(dtype=float)
+            out[column] = float(values.mean())
+            out[column + "_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        out["folds"] = len(self.folds)
+        out["seconds"] = float(self.folds["seconds"].sum())
+        return out
+
+    def segment_predictions(self, repeat: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold (true, predicted) segment classes of one repetition."""
+        probs = self.probabilities[repeat]
+        seen = ~np.isnan(probs).any(axis=1)
+        return self.labels[seen], probs[seen].argmax(axis=1)
+
+    def track_predictions(self, repeat: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold (true, predicted) track classes after voting.
+
+        With ``repeat=None`` the predictions of all repetitions are concatenated (each track then
+        appears once per repetition), which is what the chapter's confusion matrices show.
+        """
+        repeats = range(len(self.probabilities)) if repeat is None else [repeat]
+        true, pred = [], []
+        for r in repeats:
+            probs = self.probabilities[r]
+            seen = ~np.isnan(probs).any(axis=1)
+            t, p, _ = track_vote(probs[seen], self.track_ids[seen], self.labels[seen])
+            true.append(t)
+            pred.append(p)
+        return np.concatenate(true), np.concatenate(pred)
+
+
+def _fold_parts(fold) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    if len(fold) == 2:
+        return np.asarray(fold[0]), None, np.asarray(fold[1])
+    if len(fold) == 3:
+        return np.asarray(fold[0]), np.asarray(fold[1]), np.asarray(fold[2])
+    raise DataError(f"a fold must be (train, test) or (train, validation, test) rows, got {len(fold)} parts")
+
+
+def _with_channel(model, X: np.ndarray) -> np.ndarray:
+    """Add a trailing channel axis when the model expects one more dimension than ``X`` has."""
+    shape = getattr(model, "input_shape", None)
+    if shape is not None and len(shape) == X.ndim + 1:
+        return X[..., None]
+    return X
+
+
+def _feature_table(feature_set) -> pd.DataFrame:
+    if hasattr(feature_set, "table"):
+        table = feature_set.table() if callable(feature_set.table) else feature_set.table
+    else:
+        genres = list(feature_set.genres)
+        table = pd.DataFrame({"track_id": feature_set.track_ids,
+                              "genre": [genres[i] for i in feature_set.labels]})
+    return table.reset_index(drop=True)
+
+
+def cross_validate(
+    build_fn: Callable[[], object],
+    feature_set,
+    folds: Sequence[tuple],
+    *,
+    epochs: int = 60,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    patience: int = 10,
+    val_fraction: float = 0.2,
+    standardize: bool = False,
+    seed: int = DEFAULT_SEED,
+    fit_fn: Callable | None = None,
+    progress: bool = True,
+    description: str = "folds",
+) -> CVResult:
+    """Train a fresh model on every fold and score it on that fold's held-out tracks.
+
+    Explained in chapter *Evaluation*. For each fold: the training tracks are split again
+    (:func:`inner_validation_rows`) into fit tracks and inner validation tracks; a new model from
+    ``build_fn`` is trained on the fit tracks with early stopping on the validation tracks; the test
+    fold is only predicted, once, at the end. Input standardisation (optional) uses statistics of
+    the fit rows only.
+
+    Parameters
+    ----------
+    build_fn : callable
+        Returns a new, compiled-or-not Keras model (e.g. ``helpers.models.mfcc.build_report_cnn``).
+    feature_set : FeatureSet
+        Anything with ``X`` (segments × frames × coefficients), ``labels``, ``track_ids``, ``genres``
+        (and ``table()``), e.g. the result of :func:`helpers.features.extract_features`.
+    folds : sequence of tuples
+        ``(train_rows, test_rows)`` pairs, e.g. from :func:`helpers.datasets.track_folds`, or
+        ``(train_rows, validation_rows, test_rows)`` triples (e.g. :func:`filtered_folds`), in which
+        case the given validation rows are used instead of an inner split.
+    epochs, batch_size, learning_rate, patience : training settings passed to ``fit_fn``.
+    val_fraction : float
+        Fraction of each fold's training tracks used as inner validation tracks.
+    standardize : bool
+        Standardise each coefficient with mean and standard deviation of the fit rows.
+    seed : int
+        Fold ``i`` is seeded with ``seed + i`` (via :func:`helpers.set_seed`).
+    fit_fn : callable, optional
+        ``fit_fn(model, X_train, y_train, X_val, y_val, epochs=, batch_size=, learning_rate=,
+        patience=, seed=)`` returning an object with ``model`` (and optionally ``epochs_run``,
+        ``best_epoch``, ``seconds``); default :func:`helpers.training.fit_model`.
+    progress : bool
+        Show a tqdm bar over folds.
+    description : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    CVResult
+
+    Raises
+    ------
+    DataError
+        If a fold's training and test rows share a track (the leak this function exists to avoid).
+    """
+    X = np.asarray(feature_set.X)
+    labels = np.asarray(feature_set.labels)
+    track_ids = np.asarray(feature_set.track_ids)
+    genres = tuple(getattr(feature_set, "genres", ()))
+    n_classes = len(genres) if genres else int(labels.max()) + 1
+    table = _feature_table(feature_set)
+    if fit_fn is None:
+        from helpers.training import fit_model as fit_fn
+
+    probabilities: list[np.ndarray] = []
+    covered = np.zeros(len(X), dtype=bool)
+    records = []
+    iterator = enumerate(folds)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, total=len(folds), desc=description, leave=False)
+    for index, fold in iterator:
+        train_rows, val_rows, test_rows = _fold_parts(fold)
+        shared = set(track_ids[train_rows]) & set(track_ids[test_rows])
+        if shared:
+            raise DataError(f"fold {index}: train and test share track(s) {sorted(shared)[:3]}")
+        if val_rows is None:
+            fit_rows, val_rows = inner_validation_rows(table, train_rows, val_fraction, seed + index)
+        else:
+            fit_rows = train_rows
+        if not probabilities or covered[test_rows].any():  # a new repetition starts
+            probabilities.append(np.full((len(X), n_classes), np.nan))
+            covered[:] = False
+        covered[test_rows] = True
+
+        X_fit, X_val, X_test = X[fit_rows], X[val_rows], X[test_rows]
+        if standardize:
+            axes = tuple(range(X.ndim - 1))
+            mean = X_fit.mean(axis=axes, keepdims=True)
+            std = X_fit.std(axis=axes, keepdims=True) + 1e-8
+            X_fit, X_val, X_test = ((a - mean) / std for a in (X_fit, X_val, X_test))
+
+        if "keras" in sys.modules:
+            import keras
+
+            keras.backend.clear_session()
+        set_seed(seed + index, with_tensorflow="tensorflow" in sys.modules)
+        model = build_fn()
+        X_fit, X_val, X_test = (_with_channel(model, a) for a in (X_fit, X_val, X_test))
+        start = time.perf_counter()
+        result = fit_fn(model, X_fit, labels[fit_rows], X_val, labels[val_rows], epochs=epochs,
+                        batch_size=batch_size, learning_rate=learning_rate, patience=patience,
+                        seed=seed + index)
+        seconds = float(getattr(result, "seconds", time.perf_counter() - start))
+        trained = getattr(result, "model", model)
+        val_probs = np.asarray(trained.predict(X_val, batch_size=256, verbose=0))
+        test_probs = np.asarray(trained.predict(X_test, batch_size=256, verbose=0))
+        probabilities[-1][test_rows] = test_probs
+        records.append({
+            "repeat": len(probabilities) - 1,
+            "fold": index,
+            "train_tracks": len(set(track_ids[fit_rows])),
+            "val_tracks": len(set(track_ids[val_rows])),
+            "test_tracks": len(set(track_ids[test_rows])),
+            "segment_accuracy": segment_accuracy(labels[test_rows], test_probs),
+            "track_accuracy": track_accuracy(test_probs, track_ids[test_rows], labels[test_rows]),
+            "val_segment_accuracy": segment_accuracy(labels[val_rows], val_probs),
+            "val_track_accuracy": track_accuracy(val_probs, track_ids[val_rows], labels[val_rows]),
+            "epochs_run": getattr(result, "epochs_run", np.nan),
+            "best_epoch": getattr(result, "best_epoch", np.nan),
+            "seconds": seconds,
+        })
+    return CVResult(pd.DataFrame(records), np.stack(probabilities), labels, track_ids, genres)

@@ -1,0 +1,135 @@
+"""Tests of helpers.bundle (chapter *Evaluation*): round trip, atomic files, clear errors, safe mode."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from helpers.bundle import bundle_paths, load_bundle, save_bundle  # noqa: E402
+from helpers.datasets import DataError  # noqa: E402
+
+GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+
+
+@dataclass
+class _Config:
+    sr: int = 22050
+    n_segments: int = 5
+    kind: str = "mfcc"
+    n_mfcc: int = 13
+
+
+def _tiny_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((6, 13, 1))
+    x = keras.layers.Conv2D(2, 3, activation="relu")(inputs)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(10, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+def _save(tmp_path, model=None, **overrides):
+    model = model or _tiny_model()
+    args = {
+        "feature_config": _Config(),
+        "mean": np.linspace(-1, 1, 13, dtype=np.float32),
+        "std": np.linspace(1, 2, 13, dtype=np.float32),
+        "genres": GENRES,
+        "metadata": {"data": "synthetic", "protocol": "track 5-fold", "accuracy": 0.5},
+    }
+    args.update(overrides)
+    return model, save_bundle(tmp_path / "models" / "net", model, **args)
+
+
+def test_round_trip_gives_equal_predictions_and_metadata(tmp_path):
+    model, (keras_path, json_path) = _save(tmp_path)
+    assert keras_path.name == "net.keras" and json_path.name == "net.json"
+    assert sorted(p.name for p in keras_path.parent.iterdir()) == ["net.json", "net.keras"]  # no temp files
+    loaded, info = load_bundle(tmp_path / "models" / "net")
+    X = np.random.default_rng(0).normal(size=(4, 6, 13, 1)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), rtol=1e-6)
+    assert info["genres"] == list(GENRES)
+    assert info["feature_config"] == {"sr": 22050, "n_segments": 5, "kind": "mfcc", "n_mfcc": 13}
+    assert info["metadata"]["data"] == "synthetic" and info["metadata"]["accuracy"] == 0.5
+    assert info["input_shape"] == [6, 13, 1]
+    assert info["versions"]["keras"] == keras.__version__
+    np.testing.assert_allclose(info["mean"], np.linspace(-1, 1, 13), rtol=1e-6)
+    assert info["std"].dtype == np.float32 and info["std"].shape == (13,)
+    # plain JSON on disk, loadable without this package
+    raw = json.loads(json_path.read_text())
+    assert raw["standardization"]["std"][0] == pytest.approx(1.0)
+    # either file name works as the stem too
+    assert load_bundle(keras_path)[1]["genres"] == list(GENRES)
+
+
+def test_bundle_without_standardization(tmp_path):
+    _, (_, json_path) = _save(tmp_path, mean=None, std=None, feature_config={"n_mfcc": 13})
+    _, info = load_bundle(json_path)
+    assert info["mean"] is None and info["std"] is None and info["standardization"] is None
+
+
+def test_save_refuses_incomplete_or_inconsistent_input(tmp_path):
+    with pytest.raises(DataError, match="protocol"):
+        _save(tmp_path, metadata={"data": "mini"})
+    with pytest.raises(DataError, match="10 outputs but 3 genres"):
+        _save(tmp_path, genres=("a", "b", "c"))
+    with pytest.raises(DataError, match="both mean and std"):
+        _save(tmp_path, std=None)
+    with pytest.raises(DataError, match="positive"):
+        _save(tmp_path, std=np.zeros(13))
+    assert not (tmp_path / "models" / "net.json").exists()
+
+
+def test_missing_files_give_clear_errors(tmp_path):
+    with pytest.raises(DataError, match=r"net\.json is missing"):
+        load_bundle(tmp_path / "net")
+    _, (keras_path, _) = _save(tmp_path)
+    keras_path.unlink()
+    with pytest.raises(DataError, match=r"net\.keras .* is missing"):
+        load_bundle(tmp_path / "models" / "net")
+
+
+def test_corrupt_files_give_clear_errors(tmp_path):
+    _, (keras_path, json_path) = _save(tmp_path)
+    good_json = json_path.read_text()
+    json_path.write_text(good_json[:40])
+    with pytest.raises(DataError, match=r"net\.json is not valid JSON"):
+        load_bundle(json_path)
+    json_path.write_text(json.dumps({"hello": 1}))
+    with pytest.raises(DataError, match="is not a genre-book-bundle"):
+        load_bundle(json_path)
+    json_path.write_text(good_json)
+    keras_path.write_bytes(b"PK\x03\x04 this is not a zip archive")
+    with pytest.raises(DataError, match=r"net\.keras could not be loaded"):
+        load_bundle(json_path)
+
+
+def test_wrong_genre_count_in_description_is_detected(tmp_path):
+    _, (_, json_path) = _save(tmp_path)
+    info = json.loads(json_path.read_text())
+    info["genres"] = info["genres"][:5]
+    json_path.write_text(json.dumps(info))
+    with pytest.raises(DataError, match="10 outputs but .* names 5 genres"):
+        load_bundle(json_path)
+
+
+def test_safe_mode_refuses_code_in_the_model_file(tmp_path):
+    inputs = keras.Input((6, 13, 1))
+    x = keras.layers.Lambda(lambda t: t * 2.0)(inputs)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    _save(tmp_path, model=model)
+    with pytest.raises(DataError, match="could not be loaded"):
+        load_bundle(tmp_path / "models" / "net")
+
+
+def test_bundle_paths_accepts_stem_or_either_suffix(tmp_path):
+    expected = (tmp_path / "m.keras", tmp_path / "m.json")
+    assert bundle_paths(tmp_path / "m") == expected
+    assert bundle_paths(tmp_path / "m.keras") == expected
+    assert bundle_paths(str(tmp_path / "m.json")) == expected

@@ -1,0 +1,284 @@
+"""Tests of helpers.evaluation (chapter *Evaluation*): voting arithmetic, metrics, splits, CV protocol."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.datasets import DataError, track_folds
+from helpers.evaluation import (
+    cross_validate,
+    filtered_folds,
+    inner_validation_rows,
+    leaky_segment_split,
+    macro_f1,
+    mean_std,
+    most_confused_pairs,
+    per_genre_report,
+    segment_accuracy,
+    track_accuracy,
+    track_vote,
+)
+
+GENRES = ("blues", "classical", "country")
+
+
+# --- voting ------------------------------------------------------------------------------------
+
+
+def test_track_vote_averages_probabilities_per_track():
+    probs = [
+        [0.7, 0.2, 0.1],  # a
+        [0.5, 0.4, 0.1],  # a   -> mean (0.60, 0.30, 0.10) -> 0
+        [0.1, 0.1, 0.8],  # b   -> 2
+        [0.3, 0.6, 0.1],  # c
+        [0.4, 0.5, 0.1],  # c
+        [0.1, 0.1, 0.8],  # c   -> mean (0.267, 0.4, 0.333) -> 1
+    ]
+    true, pred, ids = track_vote(probs, ["a", "a", "b", "c", "c", "c"], [0, 0, 2, 1, 1, 1])
+    assert list(ids) == ["a", "b", "c"]
+    assert list(true) == [0, 2, 1]
+    assert list(pred) == [0, 2, 1]
+
+
+def test_track_vote_is_probability_average_not_majority_and_handles_unequal_counts():
+    # Two segments lean weakly to class 0, one is sure of class 1: the average picks 1,
+    # a majority vote of argmaxes would pick 0.  The single-segment track counts once.
+    probs = [[0.55, 0.45], [0.55, 0.45], [0.0, 1.0], [0.9, 0.1]]
+    true, pred, ids = track_vote(probs, ["x", "x", "x", "y"], [1, 1, 1, 0])
+    assert list(ids) == ["x", "y"]
+    assert list(pred) == [1, 0]
+    assert track_accuracy(probs, ["x", "x", "x", "y"], [1, 1, 1, 0]) == 1.0
+    assert segment_accuracy([1, 1, 1, 0], probs) == pytest.approx(2 / 4)
+
+
+def test_track_vote_tie_goes_to_lower_class_index():
+    _, pred, _ = track_vote([[0.6, 0.4, 0.0], [0.4, 0.6, 0.0]], ["t", "t"], [1, 1])
+    assert list(pred) == [0]
+    _, pred, _ = track_vote([[0.0, 0.3, 0.7], [0.0, 0.7, 0.3]], ["t", "t"], [1, 1])
+    assert list(pred) == [1]
+
+
+def test_track_vote_keeps_first_appearance_order_with_interleaved_tracks():
+    probs = [[1, 0], [0, 1], [1, 0], [0, 1]]
+    true, pred, ids = track_vote(probs, ["q", "p", "q", "p"], [0, 1, 0, 1])
+    assert list(ids) == ["q", "p"]
+    assert list(pred) == [0, 1]
+    assert list(true) == [0, 1]
+
+
+def test_track_vote_rejects_inconsistent_labels_and_lengths():
+    with pytest.raises(DataError, match="different labels"):
+        track_vote([[1, 0], [0, 1]], ["a", "a"], [0, 1])
+    with pytest.raises(DataError, match="one track id and label per segment"):
+        track_vote([[1, 0], [0, 1]], ["a"], [0, 1])
+    with pytest.raises(DataError, match="shape"):
+        track_vote([0.1, 0.9], ["a", "a"], [0, 1])
+    with pytest.raises(DataError, match="NaN"):
+        track_vote([[np.nan, 1.0]], ["a"], [0])
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def test_segment_accuracy_accepts_classes_or_probabilities():
+    assert segment_accuracy([0, 1, 2, 2], [0, 1, 1, 2]) == 0.75
+    assert segment_accuracy([0, 1], [[0.9, 0.1], [0.8, 0.2]]) == 0.5
+    with pytest.raises(DataError):
+        segment_accuracy([0, 1], [0])
+
+
+def test_per_genre_report_and_macro_f1():
+    y_true = [0, 0, 0, 1, 1, 2]
+    y_pred = [0, 0, 1, 1, 1, 1]
+    report = per_genre_report(y_true, y_pred, GENRES)
+    assert list(report.index) == list(GENRES)
+    assert report.loc["blues", "precision"] == pytest.approx(1.0)
+    assert report.loc["blues", "recall"] == pytest.approx(2 / 3)
+    assert report.loc["classical", "precision"] == pytest.approx(2 / 4)
+    assert report.loc["classical", "recall"] == pytest.approx(1.0)
+    assert report.loc["country", "precision"] == 0.0  # never predicted: 0, not a warning
+    assert list(report["support"]) == [3, 2, 1]
+    f1_blues = 2 * 1.0 * (2 / 3) / (1.0 + 2 / 3)
+    f1_classical = 2 * 0.5 * 1.0 / 1.5
+    assert macro_f1(y_true, y_pred, 3) == pytest.approx((f1_blues + f1_classical + 0.0) / 3)
+
+
+def test_most_confused_pairs_orders_by_count_and_reports_share():
+    y_true = [0, 0, 0, 0, 1, 1, 2, 2, 2]
+    y_pred = [1, 1, 2, 0, 0, 1, 1, 1, 2]
+    pairs = most_confused_pairs(y_true, y_pred, GENRES, k=2)
+    assert list(pairs.columns) == ["true", "predicted", "count", "share"]
+    assert len(pairs) == 2
+    # blues->classical (2 of 4) and country->classical (2 of 3) tie on count; genre order breaks it
+    assert pairs.iloc[0][["true", "predicted", "count"]].tolist() == ["blues", "classical", 2]
+    assert pairs.iloc[0]["share"] == pytest.approx(0.5)
+    assert pairs.iloc[1][["true", "predicted", "count"]].tolist() == ["country", "classical", 2]
+    assert pairs.iloc[1]["share"] == pytest.approx(2 / 3)
+    assert len(most_confused_pairs(y_true, y_pred, GENRES, k=10)) == 4  # only non-zero mistakes
+    assert most_confused_pairs([0, 1], [0, 1], GENRES).empty
+
+
+def test_mean_std_formats_percent_with_sample_std():
+    assert mean_std([0.7, 0.8, 0.9]) == "80.0 ± 10.0 %"
+    assert mean_std([0.5]) == "50.0 ± 0.0 %"
+
+
+# --- splits ------------------------------------------------------------------------------------
+
+
+def _segment_table(n_tracks_per_genre=6, n_segments=5, genres=GENRES):
+    rows = []
+    for label, genre in enumerate(genres):
+        for index in range(n_tracks_per_genre):
+            for segment in range(n_segments):
+                rows.append({"track_id": f"{genre}.{index:05d}", "genre": genre,
+                             "label": label, "segment": segment})
+    return pd.DataFrame(rows)
+
+
+def test_leaky_segment_split_is_a_partition_that_leaks_tracks():
+    table = _segment_table(n_tracks_per_genre=10)
+    train, test = leaky_segment_split(len(table), test_size=0.25, seed=1)
+    assert len(test) == round(0.25 * len(table))
+    assert set(train).isdisjoint(test)
+    assert sorted(np.concatenate([train, test])) == list(range(len(table)))
+    shared = set(table["track_id"].iloc[train]) & set(table["track_id"].iloc[test])
+    assert len(shared) > 5  # the leak the chapter measures
+    again = leaky_segment_split(len(table), test_size=0.25, seed=1)
+    assert np.array_equal(again[1], test)
+    assert not np.array_equal(leaky_segment_split(len(table), 0.25, seed=2)[1], test)
+
+
+def test_track_folds_never_share_a_track_and_cover_every_row_once_per_repeat():
+    table = _segment_table()
+    folds = track_folds(table, n_splits=3, n_repeats=2, seed=0)
+    assert len(folds) == 6
+    for r in range(2):
+        seen = np.concatenate([test for _, test in folds[3 * r: 3 * r + 3]])
+        assert sorted(seen) == list(range(len(table)))
+    for train, test in folds:
+        assert set(table["track_id"].iloc[train]).isdisjoint(table["track_id"].iloc[test])
+
+
+def test_inner_validation_rows_split_training_rows_by_track():
+    table = _segment_table()
+    train, _ = track_folds(table, n_splits=3, seed=0)[0]
+    fit, val = inner_validation_rows(table, train, fraction=0.25, seed=3)
+    assert set(fit) | set(val) == set(train)
+    assert set(fit).isdisjoint(val)
+    assert set(table["track_id"].iloc[fit]).isdisjoint(table["track_id"].iloc[val])
+    assert set(table["genre"].iloc[val]) == set(GENRES)  # stratified
+
+
+def test_filtered_folds_uses_the_split_lists_and_drops_excluded():
+    table = _segment_table(n_tracks_per_genre=3, n_segments=2, genres=("blues",))
+    split = {"train": ["blues.00000"], "valid": ["blues.00001"], "test": []}
+    with pytest.raises(DataError, match="test"):
+        filtered_folds(table, split)
+    split["test"] = ["blues.00002", "blues.00077"]
+    [(train, valid, test)] = filtered_folds(table, split)
+    assert list(train) == [0, 1] and list(valid) == [2, 3] and list(test) == [4, 5]
+
+
+# --- cross-validation with a spy ---------------------------------------------------------------
+
+
+class _LookupModel:
+    """A fake trained model: predicts a fixed class for each row, identified by its X value."""
+
+    input_shape = (None, 4)
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def predict(self, X, batch_size=None, verbose=0):
+        rows = np.rint(X[:, 0]).astype(int)
+        out = np.full((len(X), 3), 0.1)
+        out[np.arange(len(X)), self.answers[rows]] = 0.8
+        return out
+
+
+def _spy_feature_set(n_tracks_per_genre=6, n_segments=5):
+    table = _segment_table(n_tracks_per_genre, n_segments)
+    X = np.repeat(np.arange(len(table), dtype=np.float32)[:, None], 4, axis=1)  # X encodes the row
+    fs = SimpleNamespace(X=X, labels=table["label"].to_numpy(), track_ids=table["track_id"].to_numpy(),
+                         genres=GENRES)
+    fs.table = lambda: table
+    return fs, table
+
+
+def test_cross_validate_one_row_per_fold_and_never_trains_on_the_test_fold():
+    fs, table = _spy_feature_set()
+    folds = track_folds(table, n_splits=3, n_repeats=2, seed=0)
+    # answers: correct for every row except the last segment of every track -> segment acc 0.8,
+    # track acc 1.0 (4 of 5 segments agree)
+    answers = fs.labels.copy()
+    last = table["segment"].to_numpy() == 4
+    answers[last] = (answers[last] + 1) % 3
+    calls = []
+
+    def spy_fit(model, X_train, y_train, X_val, y_val, **kwargs):
+        calls.append({"fit": set(np.rint(X_train[:, 0]).astype(int)),
+                      "val": set(np.rint(X_val[:, 0]).astype(int)), **kwargs})
+        return SimpleNamespace(model=_LookupModel(answers), epochs_run=7, best_epoch=3, seconds=0.5)
+
+    built = []
+    result = cross_validate(lambda: built.append(1) or _LookupModel(answers), fs, folds,
+                            fit_fn=spy_fit, progress=False, epochs=5, patience=2)
+    assert len(result.folds) == len(folds) == len(calls) == len(built) == 6
+    assert list(result.folds["repeat"]) == [0, 0, 0, 1, 1, 1]
+    tracks = fs.track_ids
+    for call, (train, test) in zip(calls, folds, strict=True):
+        assert call["fit"].isdisjoint(test) and call["val"].isdisjoint(test)
+        assert call["fit"] | call["val"] == set(train)
+        assert set(tracks[list(call["fit"])]).isdisjoint(tracks[list(call["val"])])
+        assert call["epochs"] == 5 and call["patience"] == 2
+    assert result.folds["segment_accuracy"].to_numpy() == pytest.approx(0.8)
+    assert result.folds["track_accuracy"].to_numpy() == pytest.approx(1.0)
+    assert set(result.folds["epochs_run"]) == {7}
+    # out-of-fold predictions: every row exactly once per repetition
+    assert result.probabilities.shape == (2, len(table), 3)
+    assert not np.isnan(result.probabilities).any()
+    true, pred = result.segment_predictions(0)
+    assert np.mean(true == pred) == pytest.approx(0.8)
+    true, pred = result.track_predictions()
+    assert len(true) == 2 * 18 and np.all(true == pred)
+    summary = result.summary("spy")
+    assert summary["model"] == "spy" and summary["folds"] == 6
+    assert summary["segment_accuracy"] == pytest.approx(0.8)
+    assert summary["seconds"] == pytest.approx(3.0)
+
+
+def test_cross_validate_standardizes_with_fit_rows_only_and_uses_given_validation():
+    fs, table = _spy_feature_set()
+    fs.X = fs.X + 100.0  # offset so that standardisation is visible
+    answers = fs.labels.copy()
+    seen = {}
+
+    def spy_fit(model, X_train, y_train, X_val, y_val, **kwargs):
+        seen["fit_mean"] = float(X_train.mean())
+        seen["fit_std"] = float(X_train.std())
+        seen["n_val"] = len(X_val)
+        return SimpleNamespace(model=_LookupModel(answers))
+
+    train = np.arange(0, 60)
+    val = np.arange(60, 75)
+    test = np.arange(75, 90)
+    build = lambda: _LookupModel(answers)  # noqa: E731
+    result = cross_validate(build, fs, [(train, val, test)], fit_fn=spy_fit, standardize=True, progress=False)
+    assert seen["fit_mean"] == pytest.approx(0.0, abs=1e-5)
+    assert seen["fit_std"] == pytest.approx(1.0, abs=1e-4)
+    assert seen["n_val"] == 15
+    assert len(result.folds) == 1
+    assert np.isnan(result.probabilities[0][:75]).all() and not np.isnan(result.probabilities[0][75:]).any()
+
+
+def test_cross_validate_refuses_a_fold_that_shares_a_track():
+    fs, table = _spy_feature_set()
+    bad = [(np.arange(0, 50), np.arange(48, 90))]  # rows 48, 49 are segments of a training track
+    with pytest.raises(DataError, match="share track"):
+        cross_validate(lambda: None, fs, bad, fit_fn=lambda *a, **k: None, progress=False)
