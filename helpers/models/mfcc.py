@@ -1,0 +1,171 @@
+"""The report's networks on MFCC segments: a small 2D CNN (chapter 6) and a two-layer LSTM (chapter 7).
+
+Explained in chapters *A CNN on MFCCs* (``chapters/06_cnn.ipynb``) and *An LSTM on MFCC sequences*
+(``chapters/07_lstm.ipynb``). Input: one 6 s segment = 259 frames × 13 MFCCs (the CNN adds a
+channel axis: 259 × 13 × 1). TensorFlow/Keras is imported only when a builder runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from helpers.datasets.errors import DataError
+
+#: Input of one segment (frames, coefficients) with the book's feature settings (chapter 5).
+SEGMENT_SHAPE: tuple[int, int] = (259, 13)
+
+CNN_VARIANTS = ("report", "tutorial")
+RNN_CELLS = ("lstm", "gru")
+
+
+def _check_shape(input_shape: Sequence[int], rank: int, what: str) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) != rank or min(shape) < 1:
+        raise DataError(f"{what}: input_shape {tuple(input_shape)} must be {rank} positive sizes")
+    return shape
+
+
+def normalization_layer(mean, std, axis: int = -1):
+    """A Keras ``Normalization`` layer with fixed per-coefficient statistics (not trainable).
+
+    Explained in chapter *A CNN on MFCCs*: the alternative to standardizing the arrays
+    beforehand — the statistics (from the training tracks only, see
+    :func:`helpers.training.fit_standardizer`) then travel inside the saved model.
+
+    Parameters
+    ----------
+    mean, std : array-like of shape (n_coefficients,)
+        Per-coefficient statistics.
+    axis : int
+        Axis of the coefficients in the model input (``-1`` for ``(frames, coefficients)``,
+        ``2`` for the CNN's ``(frames, coefficients, 1)``).
+
+    Returns
+    -------
+    keras.layers.Normalization
+    """
+    import keras
+
+    mean = np.asarray(mean, dtype="float32").ravel()
+    std = np.asarray(std, dtype="float32").ravel()
+    if mean.shape != std.shape or not np.all(np.isfinite(std)) or np.any(std <= 0):
+        raise DataError("normalization statistics: mean and std must have the same length and std > 0")
+    return keras.layers.Normalization(axis=axis, mean=mean, variance=std**2, name="standardize")
+
+
+def build_report_cnn(
+    input_shape: Sequence[int] = (*SEGMENT_SHAPE, 1),
+    n_classes: int = 10,
+    variant: str = "report",
+    normalization: tuple | None = None,
+):
+    """The report's CNN: 3 × [Conv2D 32 → MaxPool stride 2 → BatchNorm], Flatten, Dense 64, Dropout 0.3, softmax.
+
+    Explained in chapter *A CNN on MFCCs*. Thirteen layers as the report counts them (plus an
+    optional normalization layer in front).
+
+    Parameters
+    ----------
+    input_shape : sequence of 3 ints
+        ``(frames, coefficients, channels)``; default ``(259, 13, 1)``.
+    n_classes : int
+        Number of genres.
+    variant : {'report', 'tutorial'}
+        ``'report'``: 3×3 kernels in all three blocks, 2×2 max-pooling with stride 2. The 13
+        coefficients are few: three *valid* 3×3 convolutions and poolings would shrink that axis
+        to nothing, so the convolutions use ``padding='same'`` (shapes 259×13 → 130×7 → 65×4 → 33×2).
+        ``'tutorial'``: the report's source tutorial — valid convolutions, 3×3 max-pooling with
+        stride 2 and ``padding='same'``, and a 2×2 kernel in block 3 (shapes → 129×6 → 64×2 → 32×1).
+    normalization : (mean, std), optional
+        Per-coefficient statistics for a leading :func:`normalization_layer`.
+
+    Returns
+    -------
+    keras.Sequential
+        Not compiled (see :func:`helpers.training.fit_model`).
+    """
+    import keras
+    from keras import layers
+
+    shape = _check_shape(input_shape, 3, "build_report_cnn")
+    if variant not in CNN_VARIANTS:
+        raise ValueError(f"variant must be one of {CNN_VARIANTS}, got {variant!r}")
+    model = keras.Sequential(name=f"{variant}_cnn")
+    model.add(keras.Input(shape=shape))
+    if normalization is not None:
+        model.add(normalization_layer(*normalization, axis=2))
+    for block in range(3):
+        if variant == "report":
+            model.add(layers.Conv2D(32, (3, 3), padding="same", activation="relu"))
+            model.add(layers.MaxPooling2D((2, 2), strides=(2, 2), padding="same"))
+        else:
+            kernel = (2, 2) if block == 2 else (3, 3)
+            pool = (2, 2) if block == 2 else (3, 3)
+            model.add(layers.Conv2D(32, kernel, activation="relu"))
+            model.add(layers.MaxPooling2D(pool, strides=(2, 2), padding="same"))
+        model.add(layers.BatchNormalization())
+    model.add(layers.Flatten())
+    model.add(layers.Dense(64, activation="relu"))
+    model.add(layers.Dropout(0.3))
+    model.add(layers.Dense(int(n_classes), activation="softmax"))
+    return model
+
+
+def build_report_lstm(
+    input_shape: Sequence[int] = SEGMENT_SHAPE,
+    n_classes: int = 10,
+    cell: str = "lstm",
+    units: int = 64,
+    normalization: tuple | None = None,
+):
+    """The report's recurrent network: RNN(64, sequences) → RNN(64) → Dense 64 ReLU → Dropout 0.3 → softmax.
+
+    Explained in chapter *An LSTM on MFCC sequences*: the segment is read frame by frame
+    (259 steps of 13 coefficients).
+
+    Parameters
+    ----------
+    input_shape : sequence of 2 ints
+        ``(frames, coefficients)``; default ``(259, 13)``.
+    n_classes : int
+        Number of genres.
+    cell : {'lstm', 'gru'}
+        ``'lstm'`` is the report's network; ``'gru'`` the same with GRU layers (fewer gates,
+        fewer weights, faster).
+    units : int
+        Units of each recurrent layer (64 in the report).
+    normalization : (mean, std), optional
+        Per-coefficient statistics for a leading :func:`normalization_layer`.
+
+    Returns
+    -------
+    keras.Sequential
+        Not compiled (see :func:`helpers.training.fit_model`).
+    """
+    import keras
+    from keras import layers
+
+    shape = _check_shape(input_shape, 2, "build_report_lstm")
+    if cell not in RNN_CELLS:
+        raise ValueError(f"cell must be one of {RNN_CELLS}, got {cell!r}")
+    recurrent = layers.LSTM if cell == "lstm" else layers.GRU
+    model = keras.Sequential(name=f"report_{cell}")
+    model.add(keras.Input(shape=shape))
+    if normalization is not None:
+        model.add(normalization_layer(*normalization, axis=-1))
+    model.add(recurrent(units, return_sequences=True))
+    model.add(recurrent(units))
+    model.add(layers.Dense(64, activation="relu"))
+    model.add(layers.Dropout(0.3))
+    model.add(layers.Dense(int(n_classes), activation="softmax"))
+    return model
+
+
+def build_report_gru(input_shape: Sequence[int] = SEGMENT_SHAPE, n_classes: int = 10, **kwargs):
+    """The report's recurrent network with GRU instead of LSTM layers (chapter *An LSTM on MFCC sequences*).
+
+    Same as ``build_report_lstm(..., cell='gru')``.
+    """
+    return build_report_lstm(input_shape, n_classes, cell="gru", **kwargs)
