@@ -330,7 +330,9 @@ def _load(path: str, config: FeatureConfig) -> np.ndarray:
     import librosa
 
     try:
-        y, _ = librosa.load(path, sr=config.sr, mono=True)
+        with warnings.catch_warnings():  # librosa's audioread fallback chatter; we raise instead
+            warnings.simplefilter("ignore")
+            y, _ = librosa.load(path, sr=config.sr, mono=True)
     except Exception as error:  # noqa: BLE001 - any decoder failure means an unusable clip
         raise DataError(f"{path}: cannot be decoded ({type(error).__name__}: {error})") from error
     return y

@@ -1,0 +1,321 @@
+"""Tests of helpers.features (chapter *From audio to features*) on small synthetic WAV files."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import librosa
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from sklearn.model_selection import train_test_split
+
+from helpers.config import GENRES
+from helpers.datasets import DataError, track_train_test_split
+from helpers.features import (
+    FeatureConfig,
+    FeatureSet,
+    cache_path,
+    clip_features,
+    extract_features,
+    extract_report_json,
+    feature_stats,
+    leak_fraction,
+    load_report_json,
+    segment_starts,
+    standardize,
+)
+
+SR = 22050
+# Small clips keep the tests fast: 3 s "tracks" in 3 segments of 1 s (22050 samples, 44 frames).
+SMALL = FeatureConfig(track_seconds=3.0, n_segments=3)
+
+
+def _tone(seconds: float, freq: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    y = 0.3 * np.sin(2 * np.pi * freq * t) + 0.05 * rng.standard_normal(len(t))
+    return y.astype(np.float32)
+
+
+def _write_clips(folder, genres=("blues", "jazz", "rock"), per_genre=4, seconds=3.0):
+    """Write GTZAN-named WAVs and return their clip table (flavour 'synthetic')."""
+    rows = []
+    for genre in genres:
+        (folder / genre).mkdir(parents=True, exist_ok=True)
+        for index in range(per_genre):
+            label = GENRES.index(genre)
+            path = folder / genre / f"{genre}.{index:05d}.wav"
+            y = _tone(seconds, 110.0 * (label + 1) + 7 * index, seed=100 * label + index)
+            sf.write(path, y, SR, subtype="PCM_16")
+            rows.append(
+                {"path": str(path), "genre": genre, "label": label,
+                 "track_id": f"{genre}.{index:05d}", "index": index}
+            )
+    table = pd.DataFrame(rows)
+    table.attrs["flavour"] = "synthetic"
+    return table
+
+
+@pytest.fixture
+def clips(tmp_path):
+    return _write_clips(tmp_path / "genres")
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def test_config_report_numbers():
+    config = FeatureConfig()
+    assert config.segment_samples == 132300
+    assert config.frames_per_segment == 259
+    assert config.n_features == 13
+    assert FeatureConfig(kind="logmel", n_mels=64).n_features == 64
+    ten = FeatureConfig(n_segments=10)
+    assert (ten.segment_samples, ten.frames_per_segment) == (66150, 130)
+
+
+def test_config_key_stable_and_sensitive():
+    assert FeatureConfig().key() == FeatureConfig().key()
+    keys = {FeatureConfig().key(), FeatureConfig(n_mfcc=20).key(), FeatureConfig(n_segments=10).key(),
+            FeatureConfig(kind="logmel").key(), FeatureConfig(hop_length=256).key()}
+    assert len(keys) == 5
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"kind": "chroma"}, {"n_mfcc": 0}, {"n_mfcc": 200}, {"hop_length": 1.5}, {"n_segments": 10000}]
+)
+def test_config_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError):
+        FeatureConfig(**kwargs)
+
+
+# --- one clip ------------------------------------------------------------------------------
+
+
+def test_clip_features_shapes_and_counts():
+    config = FeatureConfig()
+    y = _tone(30.0, 220.0, seed=1)
+    out = clip_features(y, config)
+    assert out.shape == (5, 259, 13) and out.dtype == np.float32
+    # 661,100 samples (a real mini clip's length): the last segment is incomplete and dropped.
+    assert clip_features(y[:661100], config).shape[0] == 4
+    assert clip_features(y[: config.segment_samples - 1], config).shape == (0, 259, 13)
+    longer = np.concatenate([y, y])
+    assert clip_features(longer, config).shape[0] == 5
+    assert clip_features(longer, config, max_segments=9).shape[0] == 9
+    assert clip_features(y, FeatureConfig(kind="logmel")).shape == (5, 259, 128)
+    with pytest.raises(ValueError, match="mono"):
+        clip_features(np.stack([y, y]), config)
+
+
+def test_segment_starts_are_frame_aligned_and_close_to_report_cuts():
+    config = FeatureConfig()
+    starts = segment_starts(661794, config)
+    assert starts.tolist() == [0, 258, 516, 775, 1033]
+    report_cuts = np.arange(5) * config.segment_samples
+    offsets = report_cuts - starts * config.hop_length
+    assert np.all((offsets >= 0) & (offsets < config.hop_length))
+
+
+@pytest.mark.parametrize("kind", ["mfcc", "logmel"])
+def test_clip_features_match_per_segment_librosa_except_edges(kind):
+    """Sliced features equal a per-segment librosa call on the frame-aligned segment, except the
+    2 frames at each end whose window reaches over the segment's edge (documented in the module)."""
+    config = FeatureConfig(kind=kind)
+    y = _tone(30.0, 330.0, seed=2) * np.linspace(0.2, 1.0, int(30.0 * SR), dtype=np.float32)
+    out = clip_features(y, config)
+    edge = int(np.ceil(config.n_fft / 2 / config.hop_length))
+    for s, start in enumerate(segment_starts(len(y), config)):
+        piece = y[start * config.hop_length : start * config.hop_length + config.segment_samples]
+        if kind == "mfcc":
+            ref = librosa.feature.mfcc(y=piece, sr=SR, n_mfcc=13, n_fft=2048, hop_length=512).T
+        else:
+            mel = librosa.feature.melspectrogram(y=piece, sr=SR, n_fft=2048, hop_length=512)
+            ref = librosa.power_to_db(mel).T
+        assert ref.shape == out[s].shape
+        inner = slice(0 if s == 0 else edge, config.frames_per_segment - edge)
+        np.testing.assert_allclose(out[s][inner], ref[inner], atol=1e-3, rtol=1e-4)
+        if s > 0:  # the edge frames really differ (real neighbouring audio vs zero padding)
+            assert np.abs(out[s][:edge] - ref[:edge]).max() > 1e-2
+
+
+# --- many clips, cache ---------------------------------------------------------------------
+
+
+def test_extract_features_counts_and_bookkeeping(clips, tmp_path):
+    fs = extract_features(clips, SMALL, n_jobs=2, cache=False, progress=False)
+    assert isinstance(fs, FeatureSet)
+    assert fs.X.shape == (len(clips) * 3, SMALL.frames_per_segment, 13) == (36, 44, 13)
+    assert fs.X.dtype == np.float32
+    assert fs.flavour == "synthetic" and fs.skipped == []
+    assert fs.n_tracks == len(clips)
+    assert np.bincount(fs.segments).tolist() == [12, 12, 12]
+    table = fs.table()
+    assert list(table.columns) == ["track_id", "genre", "label", "segment"]
+    assert table.attrs["flavour"] == "synthetic"
+    assert (table["genre"] == [GENRES[i] for i in fs.labels]).all()
+    # the first track's features are those of its clip
+    y, _ = sf.read(clips["path"][0], dtype="float32")
+    np.testing.assert_allclose(fs.X[:3], clip_features(y, SMALL), atol=1e-4)
+    part = fs.subset(fs.labels == GENRES.index("jazz"))
+    assert len(part) == 12 and set(part.track_ids) == set(clips.track_id[clips.genre == "jazz"])
+
+
+def test_cache_hit_is_identical_and_skips_extraction(clips, tmp_path, monkeypatch):
+    cache_dir = tmp_path / "cache"
+    fresh = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    files = list(cache_dir.glob("*.npz"))
+    assert len(files) == 1 and not list(cache_dir.glob("*.tmp"))
+    # A cache hit must not touch the audio at all.
+    import helpers.features as features
+
+    def boom(*args, **kwargs):
+        raise AssertionError("extraction ran although the cache should have been used")
+
+    monkeypatch.setattr(features, "_track_job", boom)
+    cached = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    np.testing.assert_array_equal(cached.X, fresh.X)
+    np.testing.assert_array_equal(cached.labels, fresh.labels)
+    np.testing.assert_array_equal(cached.track_ids, fresh.track_ids)
+    np.testing.assert_array_equal(cached.segments, fresh.segments)
+    assert cached.config == fresh.config and cached.genres == fresh.genres
+    assert cached.flavour == fresh.flavour
+    # the file is plain arrays: loadable without pickle
+    with np.load(files[0], allow_pickle=False) as data:
+        assert data["X"].dtype == np.float32
+
+
+def test_cache_invalidated_by_parameter_and_file_change(clips, tmp_path):
+    cache_dir = tmp_path / "cache"
+    first = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    other = FeatureConfig(track_seconds=3.0, n_segments=3, n_mfcc=20)
+    assert cache_path(clips, other, cache_dir) != cache_path(clips, SMALL, cache_dir)
+    second = extract_features(clips, other, n_jobs=1, progress=False, cache_dir=cache_dir)
+    assert second.X.shape[-1] == 20
+    assert len(list(cache_dir.glob("*.npz"))) == 2
+
+    # Rewrite one clip with other audio: a new cache entry, and the new audio's features.
+    before = cache_path(clips, SMALL, cache_dir)
+    path = clips["path"][0]
+    stat = os.stat(path)
+    sf.write(path, _tone(3.0, 999.0, seed=7), SR, subtype="PCM_16")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert cache_path(clips, SMALL, cache_dir) != before
+    third = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    assert not np.allclose(third.X[:3], first.X[:3])
+    np.testing.assert_array_equal(third.X[3:], first.X[3:])
+
+
+def test_bad_clips_are_skipped_named_and_counted(clips, tmp_path):
+    bad = tmp_path / "genres" / "rock" / "rock.00054.wav"
+    bad.write_bytes(b"this is not a wav file")
+    short = tmp_path / "genres" / "rock" / "rock.00055.wav"
+    sf.write(short, _tone(0.5, 440.0, seed=3), SR, subtype="PCM_16")
+    extra = pd.DataFrame(
+        [{"path": str(bad), "genre": "rock", "label": 9, "track_id": "rock.00054", "index": 54},
+         {"path": str(short), "genre": "rock", "label": 9, "track_id": "rock.00055", "index": 55}]
+    )
+    table = pd.concat([clips, extra], ignore_index=True)
+    table.attrs["flavour"] = "synthetic"
+    with pytest.warns(UserWarning, match=r"skipped 2 of 14 clips") as record:
+        fs = extract_features(table, SMALL, n_jobs=1, progress=False, cache=False)
+    message = next(str(w.message) for w in record if "skipped" in str(w.message))
+    assert "rock.00054.wav" in message and "rock.00055.wav" in message
+    assert len(fs.skipped) == 2
+    assert any("rock.00054.wav" in s for s in fs.skipped)
+    assert any("rock.00055.wav" in s and "shorter than one segment" in s for s in fs.skipped)
+    assert fs.n_tracks == len(clips) and "rock.00054" not in set(fs.track_ids)
+
+
+def test_missing_columns_raise_data_error(clips):
+    with pytest.raises(DataError, match="path"):
+        extract_features(clips.drop(columns="path"), SMALL, progress=False, cache=False)
+
+
+# --- splits and the leak -------------------------------------------------------------------
+
+
+def test_track_split_is_leak_free_and_segment_split_leaks(clips):
+    fs = extract_features(clips, SMALL, n_jobs=1, cache=False, progress=False)
+    table = fs.table()
+    train, test = track_train_test_split(table, test_size=0.25, seed=0)
+    assert set(fs.track_ids[train]).isdisjoint(fs.track_ids[test])
+    assert len(train) + len(test) == len(fs)
+    assert leak_fraction(fs.track_ids[train], fs.track_ids[test]) == 0.0
+    rows = np.arange(len(fs))
+    seg_train, seg_test = train_test_split(rows, test_size=0.25, random_state=0)
+    leak = leak_fraction(fs.track_ids[seg_train], fs.track_ids[seg_test])
+    assert 0.5 < leak <= 1.0
+
+
+def test_leak_fraction_arithmetic():
+    assert leak_fraction(["a", "a", "b"], ["a", "c", "c", "b"]) == 0.5
+    with pytest.raises(ValueError):
+        leak_fraction(["a"], [])
+
+
+def test_standardize_uses_training_statistics():
+    rng = np.random.default_rng(0)
+    X = rng.normal(5.0, 3.0, size=(40, 10, 4)).astype(np.float32)
+    stats = feature_stats(X[:30])
+    Z = standardize(X[:30], stats)
+    np.testing.assert_allclose(Z.mean(axis=(0, 1)), 0, atol=1e-5)
+    np.testing.assert_allclose(Z.std(axis=(0, 1)), 1, atol=1e-4)
+    assert standardize(X[30:], stats).dtype == np.float32
+
+
+# --- the report's JSON ---------------------------------------------------------------------
+
+
+def test_report_json_round_trip(tmp_path):
+    table = _write_clips(tmp_path / "genres", genres=("blues", "metal"), per_genre=2)
+    # one clip 2.9 s long: its last 1 s segment has too few frames and is dropped, as in the report
+    sf.write(table["path"][3], _tone(2.9, 500.0, seed=9), SR, subtype="PCM_16")
+    out = tmp_path / "data.json"
+    kept = extract_report_json(table, out, n_segments=3, track_seconds=3.0, progress=False)
+    assert len(kept) == 11 and kept.attrs["dropped"] == ["metal.00001#2"]
+    with open(out) as handle:
+        raw = json.load(handle)
+    assert set(raw) == {"mapping", "labels", "mfcc"}
+    assert raw["mapping"] == list(GENRES)
+    X, y, mapping = load_report_json(out)
+    assert X.shape == (11, 44, 13) and X.dtype == np.float32
+    assert y.tolist() == [0] * 6 + [6] * 5 and mapping[6] == "metal"
+    np.testing.assert_allclose(X, np.asarray(raw["mfcc"], dtype=np.float32))
+    # the report's first segment equals librosa on that segment
+    signal, _ = librosa.load(table["path"][0], sr=SR)
+    ref = librosa.feature.mfcc(y=signal[:22050], sr=SR, n_mfcc=13, n_fft=2048, hop_length=512).T
+    np.testing.assert_allclose(X[0], ref, atol=1e-3)
+    assert kept["track_id"].tolist()[:3] == ["blues.00000"] * 3
+
+
+def test_load_report_json_errors_name_the_file(tmp_path):
+    missing = tmp_path / "nope.json"
+    with pytest.raises(DataError, match="nope.json"):
+        load_report_json(missing)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(DataError, match="broken.json"):
+        load_report_json(broken)
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"mapping": ["a"], "labels": [0]}))
+    with pytest.raises(DataError, match=r"partial.json.*mfcc"):
+        load_report_json(partial)
+    ragged = tmp_path / "ragged.json"
+    ragged.write_text(json.dumps({"mapping": ["a"], "labels": [0, 0], "mfcc": [[[1.0]], [[1.0], [2.0]]]}))
+    with pytest.raises(DataError, match="ragged.json"):
+        load_report_json(ragged)
+    mismatch = tmp_path / "mismatch.json"
+    mismatch.write_text(json.dumps({"mapping": ["a"], "labels": [0, 0], "mfcc": [[[1.0]]]}))
+    with pytest.raises(DataError, match="2 labels but 1"):
+        load_report_json(mismatch)
+
+
+def test_no_warnings_on_clean_extraction(clips):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        extract_features(clips, SMALL, n_jobs=1, cache=False, progress=False)
