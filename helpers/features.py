@@ -514,44 +514,6 @@ def extract_features(
 
 
 # ---------------------------------------------------------------------------------------------
-# Scaling from training rows only
-# ---------------------------------------------------------------------------------------------
-
-
-def feature_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and standard deviation over segments and frames (training rows only!).
-
-    Explained in chapter *From audio to features*.
-
-    Parameters
-    ----------
-    X : numpy.ndarray
-        ``(N, frames, n_features)`` — pass the *training* rows, never the test rows.
-
-    Returns
-    -------
-    mean, std : numpy.ndarray
-        Each ``(n_features,)`` float32; a zero std is replaced by 1.
-    """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 3 or len(X) == 0:
-        raise ValueError(f"feature_stats needs a non-empty (N, frames, features) array, got {X.shape}")
-    mean = X.mean(axis=(0, 1))
-    std = X.std(axis=(0, 1))
-    std[std == 0] = 1.0
-    return mean.astype(np.float32), std.astype(np.float32)
-
-
-def standardize(X: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Scale features with statistics from :func:`feature_stats` (of the training rows).
-
-    Explained in chapter *From audio to features*.
-    """
-    mean, std = stats
-    return ((np.asarray(X, dtype=np.float32) - mean) / std).astype(np.float32)
-
-
-# ---------------------------------------------------------------------------------------------
 # The report's recipe and its JSON format
 # ---------------------------------------------------------------------------------------------
 
@@ -720,10 +682,8 @@ __all__ = [
     "clip_features",
     "extract_features",
     "extract_report_json",
-    "feature_stats",
     "leak_fraction",
     "load_report_json",
     "segment_starts",
-    "standardize",
     "timed",
 ]

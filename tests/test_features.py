@@ -22,11 +22,9 @@ from helpers.features import (
     clip_features,
     extract_features,
     extract_report_json,
-    feature_stats,
     leak_fraction,
     load_report_json,
     segment_starts,
-    standardize,
 )
 
 SR = 22050
@@ -256,16 +254,6 @@ def test_leak_fraction_arithmetic():
     assert leak_fraction(["a", "a", "b"], ["a", "c", "c", "b"]) == 0.5
     with pytest.raises(ValueError):
         leak_fraction(["a"], [])
-
-
-def test_standardize_uses_training_statistics():
-    rng = np.random.default_rng(0)
-    X = rng.normal(5.0, 3.0, size=(40, 10, 4)).astype(np.float32)
-    stats = feature_stats(X[:30])
-    Z = standardize(X[:30], stats)
-    np.testing.assert_allclose(Z.mean(axis=(0, 1)), 0, atol=1e-5)
-    np.testing.assert_allclose(Z.std(axis=(0, 1)), 1, atol=1e-4)
-    assert standardize(X[30:], stats).dtype == np.float32
 
 
 # --- the report's JSON ---------------------------------------------------------------------
