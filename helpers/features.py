@@ -318,15 +318,20 @@ class FeatureSet:
         )
 
 
-def _load(path: str, config: FeatureConfig) -> np.ndarray:
-    """Load one clip as mono float32 at ``config.sr`` (via helpers.audio when available)."""
+def _load(path: str, config: FeatureConfig, check: bool = True) -> np.ndarray:
+    """Load one clip as mono float32 at ``config.sr`` with :func:`helpers.audio.load_clip`.
+
+    With ``check``, a clip whose file is not at ``config.sr`` or not mono is refused (DataError)
+    instead of being silently resampled or mixed down.
+    """
     try:
         from helpers.audio import load_clip
     except ImportError:  # pragma: no cover - until helpers.audio exists
         load_clip = None
     if load_clip is not None:
-        loaded = load_clip(path, sr=config.sr, mono=True)
-        return loaded[0] if isinstance(loaded, tuple) else loaded
+        if check:
+            return load_clip(path, sr=config.sr, mono=True, expect_sr=config.sr, expect_mono=True)
+        return load_clip(path, sr=config.sr, mono=True)
     import librosa
 
     try:
@@ -338,10 +343,10 @@ def _load(path: str, config: FeatureConfig) -> np.ndarray:
     return y
 
 
-def _track_job(path: str, config: FeatureConfig, max_segments: int | None):
+def _track_job(path: str, config: FeatureConfig, max_segments: int | None, check: bool = True):
     """Features of one track, or ``(None, reason)`` when the clip cannot be used."""
     try:
-        y = _load(path, config)
+        y = _load(path, config, check)
     except (DataError, OSError, RuntimeError, EOFError) as error:
         return None, str(error) if str(path) in str(error) else f"{path}: {error}"
     feats = clip_features(y, config, max_segments)
@@ -366,7 +371,7 @@ def _files_fingerprint(table: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def cache_path(table: pd.DataFrame, config: FeatureConfig, cache_dir=None) -> Path:
+def cache_path(table: pd.DataFrame, config: FeatureConfig, cache_dir=None, check: bool = True) -> Path:
     """Where :func:`extract_features` caches the features of ``table`` under ``config``.
 
     Explained in chapter *From audio to features*. The name combines the flavour,
@@ -375,7 +380,8 @@ def cache_path(table: pd.DataFrame, config: FeatureConfig, cache_dir=None) -> Pa
     """
     folder = Path(cache_dir) if cache_dir is not None else data_home() / "features"
     flavour = table.attrs.get("flavour", "unknown")
-    return folder / f"{flavour}-{config.kind}-{config.key()}-{_files_fingerprint(table)}.npz"
+    strict = "" if check else "-unchecked"
+    return folder / f"{flavour}-{config.kind}-{config.key()}-{_files_fingerprint(table)}{strict}.npz"
 
 
 def _save_npz(path: Path, features: FeatureSet) -> None:
@@ -429,6 +435,7 @@ def extract_features(
     max_segments: int | None = None,
     cache_dir=None,
     backend: str = "threading",
+    check: bool = True,
 ) -> FeatureSet:
     """Segment features of every clip of a GTZAN table: parallel, cached, track ids kept.
 
@@ -456,6 +463,10 @@ def extract_features(
         joblib backend. ``'threading'`` (default) starts instantly; the heavy parts (FFT, matrix
         products, decoding) release the GIL, so threads run them in parallel. ``'loky'`` uses
         processes.
+    check : bool
+        Refuse (skip and name) clips whose file is not at ``config.sr`` Hz or not mono, as
+        GTZAN's clips all are; with False they are resampled / mixed down silently, as
+        ``librosa.load`` does.
 
     Returns
     -------
@@ -473,12 +484,12 @@ def extract_features(
     if max_segments is not None and max_segments != config.n_segments:
         cache_file = None  # unusual request: do not cache
     else:
-        cache_file = cache_path(table, config, cache_dir) if cache else None
+        cache_file = cache_path(table, config, cache_dir, check) if cache else None
     if cache_file is not None and cache_file.exists():
         return _load_npz(cache_file)
 
     paths = table["path"].astype(str).tolist()
-    jobs = (delayed(_track_job)(p, config, max_segments) for p in paths)
+    jobs = (delayed(_track_job)(p, config, max_segments, check) for p in paths)
     runner = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
     results = runner(jobs)
     if progress:

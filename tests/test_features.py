@@ -229,6 +229,27 @@ def test_bad_clips_are_skipped_named_and_counted(clips, tmp_path):
     assert fs.n_tracks == len(clips) and "rock.00054" not in set(fs.track_ids)
 
 
+def test_stereo_and_wrong_rate_clips_are_refused_when_checked(clips, tmp_path):
+    stereo = tmp_path / "genres" / "jazz" / "jazz.00060.wav"
+    y = _tone(3.0, 300.0, seed=4)
+    sf.write(stereo, np.stack([y, y], axis=1), SR, subtype="PCM_16")
+    slow = tmp_path / "genres" / "jazz" / "jazz.00061.wav"
+    sf.write(slow, _tone(3.0, 300.0, seed=5)[::2], SR // 2, subtype="PCM_16")
+    extra = pd.DataFrame(
+        [{"path": str(stereo), "genre": "jazz", "label": 5, "track_id": "jazz.00060", "index": 60},
+         {"path": str(slow), "genre": "jazz", "label": 5, "track_id": "jazz.00061", "index": 61}]
+    )
+    table = pd.concat([clips, extra], ignore_index=True)
+    table.attrs["flavour"] = "synthetic"
+    with pytest.warns(UserWarning, match="skipped 2 of 14"):
+        checked = extract_features(table, SMALL, n_jobs=1, progress=False, cache=False)
+    reasons = " ".join(checked.skipped)
+    assert "jazz.00060.wav" in reasons and "jazz.00061.wav" in reasons
+    assert "stereo" in reasons and "11025" in reasons
+    loose = extract_features(table, SMALL, n_jobs=1, progress=False, cache=False, check=False)
+    assert loose.skipped == [] and loose.n_tracks == 14
+
+
 def test_missing_columns_raise_data_error(clips):
     with pytest.raises(DataError, match="path"):
         extract_features(clips.drop(columns="path"), SMALL, progress=False, cache=False)
