@@ -177,6 +177,12 @@ class TrainResult:
         """Median wall time of one epoch (robust to the slower first epoch)."""
         return float(np.median(self.epoch_seconds)) if self.epoch_seconds else float("nan")
 
+    @property
+    def best_val_accuracy(self) -> float:
+        """Validation accuracy at ``best_epoch`` — the number to compare settings by (never the test)."""
+        values = self.history.get("val_accuracy", [])
+        return float(values[self.best_epoch - 1]) if values else float("nan")
+
 
 def _epoch_timer():
     import keras
@@ -346,15 +352,6 @@ def validation_tracks_split(
 # --------------------------------------------------------------------------- train and evaluate
 
 
-def _track_vote(probabilities: np.ndarray, track_ids, labels) -> tuple[np.ndarray, np.ndarray]:
-    """Mean segment probabilities per track → (true label, predicted label) per track."""
-    frame = pd.DataFrame(probabilities)
-    frame["track_id"] = np.asarray(track_ids)
-    mean = frame.groupby("track_id", sort=True).mean()
-    truth = pd.Series(np.asarray(labels), index=frame["track_id"]).groupby(level=0).first().loc[mean.index]
-    return truth.to_numpy(), mean.to_numpy().argmax(axis=1)
-
-
 @dataclass
 class Evaluation:
     """What :func:`train_and_evaluate` returns (chapter *A CNN on MFCCs*).
@@ -390,6 +387,22 @@ class Evaluation:
     def model(self):
         """The trained model."""
         return self.train.model
+
+    def as_result(self, model: str, data: str, split: str, chapter: str = "", notes: str = "") -> dict:
+        """One row for :func:`helpers.results.results_frame` (accuracies, macro F1, training time)."""
+        from helpers.evaluation import macro_f1
+
+        return {
+            "chapter": chapter,
+            "model": model,
+            "data": data,
+            "split": split,
+            "accuracy": self.accuracy,
+            "track_vote_accuracy": self.track_vote_accuracy,
+            "macro_f1": macro_f1(self.y_true, self.y_pred, self.probabilities.shape[1]),
+            "train_seconds": self.train.seconds,
+            "notes": notes,
+        }
 
 
 def train_and_evaluate(
@@ -444,17 +457,21 @@ def train_and_evaluate(
     if standardize:
         standardizer = fit_standardizer(X[fit_rows])
         X = apply_standardizer(X, *standardizer)
+    import keras
+
+    keras.backend.clear_session()  # forget earlier models' graphs (memory, layer names)
     set_seed(seed, with_tensorflow=True)
     model = build()
     result = fit_model(model, X[fit_rows], y[fit_rows], X[val_rows], y[val_rows], seed=seed, **fit_kwargs)
     probabilities = predict_proba(model, X[test_rows])
     y_true = y[test_rows]
     y_pred = probabilities.argmax(axis=1)
-    track_true, track_pred = _track_vote(probabilities, track_ids[test_rows], y_true)
+    from helpers.evaluation import track_accuracy  # chapter 8's voting: mean probability per track
+
     return Evaluation(
         train=result,
         accuracy=float(np.mean(y_pred == y_true)),
-        track_vote_accuracy=float(np.mean(track_true == track_pred)),
+        track_vote_accuracy=track_accuracy(probabilities, track_ids[test_rows], y_true),
         probabilities=probabilities,
         y_true=y_true,
         y_pred=y_pred,

@@ -8,7 +8,6 @@ import pytest
 
 from helpers.datasets import DataError
 from helpers.training import (
-    _track_vote,
     apply_standardizer,
     fit_model,
     fit_standardizer,
@@ -137,14 +136,6 @@ def test_make_dataset_batches_and_shuffles():
     assert len(list(make_dataset(X, batch_size=3, shuffle=False))) == 4
 
 
-def test_track_vote_means_probabilities():
-    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4], [0.0, 1.0]])
-    truth, pred = _track_vote(probs, ["a", "a", "a", "b", "b"], [0, 0, 0, 1, 1])
-    # track a: mean (0.467, 0.533) → 1 although one segment is very sure of 0; b: (0.3, 0.7) → 1
-    np.testing.assert_array_equal(truth, [0, 1])
-    np.testing.assert_array_equal(pred, [1, 1])
-
-
 # ---------------------------------------------------------------- fitting
 
 
@@ -209,6 +200,11 @@ def test_train_and_evaluate_scores_and_refuses_leaks():
     assert result.accuracy == pytest.approx(np.mean(result.y_pred == features.labels[test_rows]))
     assert result.accuracy > 0.6  # an easy problem: far above chance (1/3)
     assert 0 <= result.track_vote_accuracy <= 1
+    train = result.train
+    assert train.best_val_accuracy == train.history["val_accuracy"][train.best_epoch - 1]
+    row = result.as_result("cnn", "synthetic", "track 20 %", chapter="06")
+    assert row["accuracy"] == result.accuracy and row["train_seconds"] == train.seconds
+    assert 0 <= row["macro_f1"] <= 1
     with pytest.raises(DataError, match="both train and test"):
         train_and_evaluate(lambda: tiny_cnn(features.X.shape[1:], 3), features, train_rows,
                            np.r_[test_rows, train_rows[:1]], epochs=1)
