@@ -5,8 +5,10 @@ Explained in chapters *Getting started* and *GTZAN* (``chapters/04_gtzan.ipynb``
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -62,7 +64,8 @@ def find_genre_root(root: str | os.PathLike) -> Path:
     )
 
 
-def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES) -> pd.DataFrame:
+def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES,
+                skip_unreadable: bool = False) -> pd.DataFrame:
     """List the clips of a GTZAN folder as a tidy table.
 
     Explained in chapter *GTZAN*.
@@ -73,6 +76,11 @@ def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES) -> pd
         A GTZAN folder in either layout (see :func:`find_genre_root`).
     genres : tuple of str
         The genre folders that must exist.
+    skip_unreadable : bool
+        Check every clip's header (:func:`helpers.audio.scan_clips`, milliseconds per clip) and
+        drop the clips that cannot be opened or are empty or truncated, with a warning that names
+        them and counts them. Clips recorded as known faults by the downloader (``_complete.json``,
+        e.g. ``jazz.00054`` of full GTZAN) are always dropped, with the same warning.
 
     Returns
     -------
@@ -81,7 +89,8 @@ def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES) -> pd
         ``label`` (int, position in :data:`helpers.config.GENRES`), ``track_id``
         (``"blues.00042"``) and ``index`` (the clip number; clips of one artist are contiguous
         in GTZAN, so ``index`` is the proxy for artist blocks). macOS ``._*`` files and other
-        non-clip files are ignored.
+        non-clip files are ignored. ``attrs['root']`` is the genre folder and
+        ``attrs['skipped']`` lists the dropped clips as ``'track_id: problem'``.
 
     Raises
     ------
@@ -115,8 +124,39 @@ def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES) -> pd
                 }
             )
     table = pd.DataFrame(rows)
+    skipped = []
+    faults = _recorded_faults(Path(root).expanduser(), genre_root)
+    if faults:
+        drop = table["track_id"].isin(faults)
+        skipped += [f"{t}: recorded as unreadable when the dataset was verified" for t in table.loc[drop, "track_id"]]
+        table = table[~drop].reset_index(drop=True)
+    if skip_unreadable:
+        from helpers.audio import scan_clips
+
+        report = scan_clips(table, expect_sr=None, expect_mono=None)
+        unreadable = report["sr"].isna() | report["problem"].str.contains("truncated|no audio samples")
+        skipped += [f"{t}: {p}" for t, p in zip(report.loc[unreadable, "track_id"],
+                                                report.loc[unreadable, "problem"], strict=True)]
+        table = table[~unreadable.to_numpy()].reset_index(drop=True)
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} unreadable GTZAN clip(s) in {genre_root}: "
+                      + "; ".join(skipped), UserWarning, stacklevel=2)
     table.attrs["root"] = str(genre_root)
+    table.attrs["skipped"] = skipped
     return table
+
+
+def _recorded_faults(*folders: Path) -> list[str]:
+    """Track ids recorded as faults in a downloader's ``_complete.json`` (in or above the genre folder)."""
+    for folder in folders:
+        for candidate in (folder, folder.parent, folder.parent.parent):
+            marker = candidate / "_complete.json"
+            if marker.is_file():
+                try:
+                    return list(json.loads(marker.read_text()).get("faults", []))
+                except (OSError, ValueError):
+                    return []
+    return []
 
 
 def load_gtzan(
@@ -124,6 +164,7 @@ def load_gtzan(
     path: str | os.PathLike | None = None,
     download: bool = True,
     fallback: bool = True,
+    skip_unreadable: bool = True,
 ) -> pd.DataFrame:
     """Resolve a GTZAN flavour to a folder and return its table (see :func:`gtzan_table`).
 
@@ -144,6 +185,8 @@ def load_gtzan(
         Allow a download when nothing local is found (``$BOOK_OFFLINE=1`` forbids it too).
     fallback : bool
         Fall back to synthetic data when the flavour cannot be had; otherwise raise.
+    skip_unreadable : bool
+        Drop clips that cannot be read, with a warning naming them (see :func:`gtzan_table`).
 
     Returns
     -------
@@ -158,13 +201,13 @@ def load_gtzan(
         from helpers import synth
 
         root = synth.synthetic_gtzan_dir()
-        table = gtzan_table(root)
+        table = gtzan_table(root, skip_unreadable=skip_unreadable)
         table.attrs["flavour"] = "synthetic"
         return table
 
     local = path or os.environ.get(ENV_DIRS[flavour])
     if local:
-        table = gtzan_table(local)
+        table = gtzan_table(local, skip_unreadable=skip_unreadable)
         table.attrs["flavour"] = flavour
         return table
 
@@ -180,7 +223,7 @@ def load_gtzan(
             "        Using SYNTHETIC GTZAN-layout clips instead: every number below is on synthetic "
             "data, not on real music."
         )
-        return load_gtzan("synthetic")
-    table = gtzan_table(root)
+        return load_gtzan("synthetic", skip_unreadable=skip_unreadable)
+    table = gtzan_table(root, skip_unreadable=skip_unreadable)
     table.attrs["flavour"] = flavour
     return table
