@@ -1,0 +1,264 @@
+"""Tests of helpers.predict (chapter *Beyond*): the predict path, its errors, the CLI, the NumPy engine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from helpers.config import GENRES
+from helpers.datasets import DataError
+from helpers.predict import (
+    DEFAULT_BUNDLE,
+    GenrePredictor,
+    NumpyModel,
+    load_mono,
+    main,
+    predict_files,
+    read_bundle_info,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+SR = 22050
+
+
+def _tone(seconds: float, sr: int, base: float = 220.0, seed: int = 0) -> np.ndarray:
+    """A chord with a little deterministic noise: the 'same sound' at any sample rate."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = sum(0.2 * np.sin(2 * np.pi * base * k * t) / k for k in (1, 2, 3, 5))
+    y = y * (0.6 + 0.4 * np.sin(2 * np.pi * 2.0 * t))  # 2 Hz tremolo: something for the CNN to see
+    return y.astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory):
+    """A report CNN trained for two epochs on synthetic tones and saved as a bundle."""
+    pytest.importorskip("keras")
+    from helpers import set_seed
+    from helpers.bundle import save_bundle
+    from helpers.features import FeatureConfig, clip_features
+    from helpers.models.mfcc import build_report_cnn
+    from helpers.training import apply_standardizer, fit_model, fit_standardizer
+
+    config = FeatureConfig()
+    X, y = [], []
+    for label in range(len(GENRES)):
+        for k in range(2):
+            signal = _tone(6.5, SR, base=110.0 * (1 + label / 3) + 7 * k)
+            X.append(clip_features(signal, config, max_segments=1)[0])
+            y.append(label)
+    X, y = np.stack(X), np.asarray(y)
+    mean, std = fit_standardizer(X)
+    Xs = apply_standardizer(X, mean, std)
+    set_seed(0, with_tensorflow=True)
+    result = fit_model(build_report_cnn(), Xs, y, Xs, y, epochs=2, patience=None)
+    stem = tmp_path_factory.mktemp("bundle") / "tiny_cnn"
+    save_bundle(stem, result.model, config, mean, std, GENRES,
+                {"data": "synthetic", "protocol": "none (test fixture)"})
+    return stem
+
+
+@pytest.fixture(scope="session")
+def audio_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("audio")
+    files = {
+        "good": folder / "good.wav",
+        "stereo44k": folder / "stereo_44k.wav",
+        "long": folder / "long.flac",
+        "short": folder / "short.wav",
+        "silent": folder / "silent.wav",
+        "text": folder / "notes.wav",
+    }
+    sf.write(files["good"], _tone(13.0, SR), SR)
+    left = _tone(13.0, 44100)
+    sf.write(files["stereo44k"], np.stack([left, left], axis=1), 44100)
+    sf.write(files["long"], _tone(40.0, SR, base=330.0), SR)
+    sf.write(files["short"], _tone(3.0, SR), SR)
+    sf.write(files["silent"], np.zeros(10 * SR, dtype=np.float32), SR)
+    files["text"].write_text("this is not audio\n" * 100)
+    return files
+
+
+def test_good_file_top3(tiny_bundle, audio_files):
+    [result] = predict_files([audio_files["good"]], bundle=tiny_bundle)
+    assert result.error is None
+    assert result.n_segments == 2  # 13 s holds two whole 6 s segments
+    assert result.duration == pytest.approx(13.0, abs=0.01)
+    assert len(result.top) == 3
+    genres = [g for g, _ in result.top]
+    probs = [p for _, p in result.top]
+    assert set(genres) <= set(GENRES) and len(set(genres)) == 3
+    assert probs == sorted(probs, reverse=True)
+    assert result.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    assert probs[0] == pytest.approx(result.probabilities.max())
+    # the clip-level probabilities are the mean of the segment probabilities
+    np.testing.assert_allclose(result.segment_probabilities.mean(axis=0), result.probabilities, atol=1e-6)
+    assert set(result.seconds) == {"load", "features", "predict", "total"}
+    assert str(audio_files["good"]) in str(result) and "1. " in str(result)
+
+
+def test_numpy_engine_matches_keras_on_a_file(tiny_bundle, audio_files):
+    fast = GenrePredictor(tiny_bundle, engine="numpy")
+    slow = GenrePredictor(tiny_bundle, engine="keras")
+    assert (fast.engine, slow.engine) == ("numpy", "keras")
+    a = fast.predict_file(audio_files["long"])
+    b = slow.predict_file(audio_files["long"])
+    np.testing.assert_allclose(a.segment_probabilities, b.segment_probabilities, atol=1e-5)
+    assert [g for g, _ in a.top] == [g for g, _ in b.top]
+
+
+def test_stereo_44k_file_is_resampled_and_mixed(tiny_bundle, audio_files):
+    mono, stereo = predict_files([audio_files["good"], audio_files["stereo44k"]], bundle=tiny_bundle)
+    assert stereo.n_segments == mono.n_segments == 2
+    assert stereo.duration == pytest.approx(mono.duration, abs=0.01)
+    # the same sound at another rate and in two channels gives (nearly) the same answer
+    np.testing.assert_allclose(stereo.probabilities, mono.probabilities, atol=0.05)
+    y = load_mono(audio_files["stereo44k"], sr=SR)
+    assert y.ndim == 1 and abs(len(y) - 13 * SR) <= 2
+
+
+def test_long_file_uses_every_whole_segment(tiny_bundle, audio_files):
+    [result] = predict_files(audio_files["long"], bundle=tiny_bundle)
+    assert result.n_segments == 6  # 40 s → six whole 6 s segments (more than GTZAN's five)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("short", "shorter than the required 6 s"), ("silent", "silent"), ("text", "not an audio file")],
+)
+def test_bad_files_raise_naming_the_file(tiny_bundle, audio_files, name, message):
+    with pytest.raises(DataError, match=message) as error:
+        predict_files([audio_files[name]], bundle=tiny_bundle)
+    assert str(audio_files[name]) in str(error.value)
+
+
+def test_missing_file_raises(tiny_bundle, tmp_path):
+    with pytest.raises(DataError, match="nowhere.wav"):
+        predict_files([tmp_path / "nowhere.wav"], bundle=tiny_bundle)
+
+
+def test_keep_errors_classifies_the_others(tiny_bundle, audio_files):
+    results = predict_files([audio_files["text"], audio_files["good"]], bundle=tiny_bundle, on_error="keep")
+    assert results[0].error is not None and str(audio_files["text"]) in results[0].error
+    assert results[1].error is None and len(results[1].top) == 3
+
+
+def test_cli_exit_codes_and_output(tiny_bundle, audio_files, capsys):
+    code = main([str(audio_files["good"]), str(audio_files["silent"]), "--bundle", str(tiny_bundle), "--timing"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert str(audio_files["good"]) in out and "  3. " in out and "%" in out
+    assert f"error: audio file {audio_files['silent']} is silent" in err
+    assert "timing:" in err and "features" in err and "engine numpy" in err
+    assert main([str(audio_files["good"]), "--bundle", str(tiny_bundle), "--json", "--top", "2"]) == 0
+    record = json.loads(capsys.readouterr().out.strip())
+    assert record["segments"] == 2 and len(record["top"]) == 2
+    assert main([str(audio_files["good"]), "--bundle", str(tiny_bundle.parent / "absent")]) == 2
+    assert "absent.json is missing" in capsys.readouterr().err
+
+
+def test_cli_subprocess_does_not_import_tensorflow(tiny_bundle, audio_files):
+    code = (
+        "import sys; from helpers.predict import main; "
+        f"rc = main([{str(audio_files['good'])!r}, '--bundle', {str(tiny_bundle)!r}]); "
+        "print('TF' if 'tensorflow' in sys.modules else 'noTF'); sys.exit(rc)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "1. " in done.stdout and done.stdout.strip().endswith("noTF")
+
+
+def test_bundle_errors(tmp_path, tiny_bundle):
+    with pytest.raises(DataError, match="is missing"):
+        read_bundle_info(tmp_path / "none")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(DataError, match="not valid JSON"):
+        read_bundle_info(bad)
+    info = json.loads(Path(str(tiny_bundle) + ".json").read_text())
+    info["format"] = "something-else"
+    (tmp_path / "other.json").write_text(json.dumps(info))
+    with pytest.raises(DataError, match="is not a"):
+        read_bundle_info(tmp_path / "other")
+    with pytest.raises(ValueError, match="engine"):
+        GenrePredictor(tiny_bundle, engine="torch")
+
+
+# ------------------------------------------------------------------ the NumPy engine vs Keras
+
+
+def _randomized(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        values = rng.normal(0, 0.3, size=weight.shape)
+        if "variance" in weight.path:
+            values = np.abs(values) + 0.5
+        weight.assign(values.astype("float32"))
+    return model
+
+
+def _builders():
+    from helpers.models.beyond import build_descriptor_mlp, build_fusion_model, build_logmel_cnn
+    from helpers.models.mfcc import build_report_cnn
+
+    return {
+        "report_cnn": (lambda: build_report_cnn(), (3, 259, 13, 1)),
+        "tutorial_cnn": (lambda: build_report_cnn(variant="tutorial"), (3, 259, 13, 1)),
+        "normalized_cnn": (lambda: build_report_cnn(normalization=(np.arange(13.0), np.arange(1.0, 14.0))),
+                           (2, 259, 13, 1)),
+        "logmel_cnn": (lambda: build_logmel_cnn(), (2, 259, 128, 1)),
+        "fusion_packed": (lambda: build_fusion_model(n_descriptors=38), (3, 259 * 13 + 38, 1)),
+        "descriptor_mlp": (lambda: build_descriptor_mlp(38), (4, 38)),
+    }
+
+
+@pytest.mark.parametrize("name", ["report_cnn", "tutorial_cnn", "normalized_cnn", "logmel_cnn",
+                                  "fusion_packed", "descriptor_mlp"])
+def test_numpy_model_equals_keras(tmp_path, name):
+    pytest.importorskip("keras")
+    build, shape = _builders()[name]
+    model = _randomized(build())
+    X = np.random.default_rng(1).normal(size=shape).astype("float32")
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    engine = NumpyModel(path)
+    assert engine.input_rank == len(model.input_shape)
+    np.testing.assert_allclose(engine.predict(X), model.predict(X, verbose=0), atol=2e-5)
+
+
+def test_unsupported_layers_fall_back_to_keras(tmp_path, tiny_bundle):
+    pytest.importorskip("keras")
+    from helpers.bundle import save_bundle
+    from helpers.features import FeatureConfig
+    from helpers.models.mfcc import build_report_lstm
+
+    model = build_report_lstm()
+    stem = tmp_path / "lstm"
+    save_bundle(stem, model, FeatureConfig(), np.zeros(13), np.ones(13), GENRES,
+                {"data": "synthetic", "protocol": "none (test)"})
+    with pytest.raises(NotImplementedError, match="LSTM"):
+        NumpyModel(str(stem) + ".keras")
+    with pytest.raises(NotImplementedError):
+        GenrePredictor(stem, engine="numpy")
+    predictor = GenrePredictor(stem, engine="auto")
+    assert predictor.engine == "keras"
+    result = predictor.predict_signal(_tone(6.5, SR), name="tone")
+    assert result.n_segments == 1 and result.probabilities.shape == (10,)
+
+
+@pytest.mark.skipif(not Path(str(DEFAULT_BUNDLE) + ".json").is_file(), reason="no committed model bundle")
+def test_committed_bundle_loads_and_predicts():
+    predictor = GenrePredictor()
+    assert predictor.engine == "numpy"  # the book's model needs no TensorFlow to run
+    assert predictor.genres == GENRES
+    assert predictor.info["metadata"]["data"] in ("full", "mini", "synthetic")
+    result = predictor.predict_signal(_tone(12.5, SR), name="tone")
+    assert result.n_segments == 2 and result.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    pytest.importorskip("keras")
+    slow = GenrePredictor(engine="keras").predict_signal(_tone(12.5, SR), name="tone")
+    np.testing.assert_allclose(result.segment_probabilities, slow.segment_probabilities, atol=1e-5)
