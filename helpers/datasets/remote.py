@@ -63,6 +63,12 @@ SPOTIFY_HASH = "sha256:9902920cfe4940f0914ebb6716801a42f7f19ac88fbd6693eaae7e282
 #: Clips known to be unreadable in some copies of full GTZAN: recorded, not fatal.
 KNOWN_FAULTS = ("jazz.00054",)
 
+#: What :func:`fetch_gtzan` requires of each flavour's extracted content.
+EXPECTED = {
+    "mini": {"n_per_genre": 10, "seconds": (29.0, 31.0), "known_faults": ()},
+    "full": {"n_per_genre": 100, "seconds": (29.0, 31.0), "known_faults": KNOWN_FAULTS},
+}
+
 
 class DownloadError(OSError):
     """A dataset could not be downloaded (no network, downloads disabled, server error)."""
@@ -309,17 +315,17 @@ def fetch_gtzan(flavour: str, download: bool = True) -> Path:
 
     if flavour == "mini":
         archive = retrieve(MINI_URLS, MINI_HASH, "gtzan_mini.zip", downloads)
-        known_hash, expected = MINI_HASH, 10
+        known_hash = MINI_HASH
     else:
         record = home / "gtzan_full.sha256.json"
         recorded = json.loads(record.read_text())["sha256"] if record.is_file() else None
         archive = retrieve(FULL_URLS, f"sha256:{recorded}" if recorded else None,
                            "gtzan_genres.tar.gz", downloads)
-        known_hash, expected = recorded, 100
+        known_hash = recorded
 
     def build(tmp: Path) -> None:
         extract_archive(archive, tmp)
-        report = verify_gtzan_content(tmp, n_per_genre=expected)
+        report = verify_gtzan_content(tmp, **EXPECTED[flavour])
         sha256 = known_hash
         if flavour == "full" and known_hash is None:
             import pooch
