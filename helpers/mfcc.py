@@ -336,7 +336,8 @@ def standardize(
     """Per-coefficient standardisation: subtract each row's mean, divide by its standard deviation.
 
     Explained in chapter *Spectrograms and MFCCs* (why networks need standardized inputs): MFCC 0
-    lives around −200 while MFCC 12 lives around ±10, so without it one coefficient dominates.
+    takes values in the hundreds while MFCC 12 stays within about ±20, so without it one coefficient
+    dominates.
     Compute ``mean``/``std`` on the **training** data only and pass them in for validation and test.
 
     Parameters
