@@ -1,0 +1,101 @@
+import json
+import math
+
+import pytest
+
+from helpers import runtimes
+from helpers.datasets import DataError
+
+
+def _cell(busy=None, idle=None, source="x = 1"):
+    metadata = {}
+    if busy:
+        metadata["execution"] = {"iopub.status.busy": busy, "iopub.execute_input": busy, "iopub.status.idle": idle}
+    return {"cell_type": "code", "source": source, "metadata": metadata, "outputs": [], "execution_count": 1}
+
+
+def _write(path, cells, title="# 6. A CNN on MFCCs\n\nOverview."):
+    path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": title, "metadata": {}}, *cells],
+                                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def test_runtime_is_the_sum_of_cell_times(tmp_path):
+    path = _write(tmp_path / "06_cnn.ipynb", [
+        _cell("2026-11-25T10:00:00.000000Z", "2026-11-25T10:00:01.500000Z"),
+        _cell("2026-11-25T10:00:02.000000Z", "2026-11-25T10:01:12.000000Z"),
+    ])
+    info = runtimes.notebook_runtime(path)
+    assert info["title"] == "6. A CNN on MFCCs"
+    assert (info["code_cells"], info["timed_cells"]) == (2, 2)
+    assert info["seconds"] == pytest.approx(71.5)
+    assert info["wall_seconds"] == pytest.approx(72.0)
+    assert info["executed"] == "2026-11-25"
+
+
+def test_untimed_and_partly_timed_notebooks(tmp_path):
+    untimed = runtimes.notebook_runtime(_write(tmp_path / "a.ipynb", [_cell(), _cell()]))
+    assert untimed["timed_cells"] == 0 and math.isnan(untimed["seconds"]) and untimed["executed"] == ""
+    _write(tmp_path / "07_lstm.ipynb", [_cell("2026-11-25T10:00:00Z", "2026-11-25T10:00:05Z"), _cell()])
+    table = runtimes.runtime_table(tmp_path, ["07_lstm", "09_beyond"])
+    assert list(table["runtime"]) == [runtimes.NOT_TIMED, runtimes.NOT_IN_BOOK]  # partial timings are not shown
+
+
+def test_bad_notebooks_raise_data_error_naming_the_file(tmp_path):
+    with pytest.raises(DataError, match="missing.ipynb does not exist"):
+        runtimes.notebook_runtime(tmp_path / "missing.ipynb")
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not json")
+    with pytest.raises(DataError, match="broken.ipynb is not a readable notebook"):
+        runtimes.notebook_runtime(broken)
+    (tmp_path / "list.ipynb").write_text("[]")
+    with pytest.raises(DataError, match="list.ipynb is not a notebook"):
+        runtimes.notebook_runtime(tmp_path / "list.ipynb")
+    bad_time = _write(tmp_path / "bad.ipynb", [_cell("yesterday", "today")])
+    with pytest.raises(DataError, match="bad.ipynb: malformed execution timestamp"):
+        runtimes.notebook_runtime(bad_time)
+
+
+def test_format_seconds():
+    assert runtimes.format_seconds(9.4) == "9 s"
+    assert runtimes.format_seconds(75.2) == "1 min 15 s"
+    assert runtimes.format_seconds(3 * 3600 + 5 * 60) == "3 h 05 min"
+    assert runtimes.format_seconds(math.nan) == runtimes.NOT_TIMED
+
+
+def test_planned_chapters_include_commented_toc_lines(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("root: intro\nparts:\n  - chapters:\n      - file: chapters/00_getting_started\n"
+                   "      # - file: chapters/06_cnn\n      - file: chapters/course_plan\n")
+    assert runtimes.planned_chapters(toc) == ["00_getting_started", "06_cnn"]
+    assert "06_cnn" in runtimes.planned_chapters()  # the real toc plans the CNN chapter
+
+
+def test_markdown_table_and_substitutions(tmp_path):
+    _write(tmp_path / "06_cnn.ipynb", [_cell("2026-11-25T10:00:00Z", "2026-11-25T10:02:00Z")])
+    table = runtimes.runtime_table(tmp_path, ["06_cnn", "07_lstm"])
+    text = runtimes.markdown_table(table)
+    assert "| 6. A CNN on MFCCs | 1 | 2 min 00 s | 2026-11-25 |" in text
+    assert f"| 07_lstm |  | {runtimes.NOT_IN_BOOK} |  |" in text
+    assert "**All 1 executed chapters** | | **2 min 00 s**" in text
+
+
+def test_exercises_are_read_from_the_exercises_section(tmp_path):
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": "## 6.1 Training\n\n**1.** not an exercise."},
+        {"cell_type": "markdown", "metadata": {}, "source": "## Exercises\n\n**1.** Halve the learning rate. "
+         "What happens to the curves? Explain in detail why, and more.\nSecond line."},
+        _cell(source="solution()"),
+        {"cell_type": "markdown", "metadata": {}, "source": "**2.** Why vote over segments?\n\n"
+         ":::{admonition} Solution\n:class: dropdown\nBecause.\n:::"},
+        {"cell_type": "markdown", "metadata": {}, "source": "## Further reading\n\n**3.** not one either."},
+    ]
+    path = _write(tmp_path / "06_cnn.ipynb", cells)
+    assert runtimes.exercise_list(path) == [
+        (1, "Halve the learning rate. What happens to the curves?"),
+        (2, "Why vote over segments?"),
+    ]
+    assert runtimes.exercises_markdown("06_cnn", tmp_path).splitlines()[1] == "2. Why vote over segments?"
+    assert "not yet in the book" in runtimes.exercises_markdown("09_beyond", tmp_path)
+    _write(tmp_path / "05_features.ipynb", [_cell()])
+    assert "no Exercises section" in runtimes.exercises_markdown("05_features", tmp_path)
