@@ -265,13 +265,15 @@ def inner_validation_rows(
     -------
     fit_rows, val_rows : numpy.ndarray
         Disjoint subsets of ``rows`` that share no track.
-    """
-    from helpers.datasets.splits import track_train_test_split
 
-    rows = np.asarray(rows)
-    sub = table.iloc[rows].reset_index(drop=True)
-    fit, val = track_train_test_split(sub, test_size=fraction, seed=seed)
-    return rows[fit], rows[val]
+    Notes
+    -----
+    The same split as :func:`helpers.training.validation_tracks_split` (chapter *A CNN on MFCCs*),
+    which falls back to an unstratified track split when there are too few tracks per genre.
+    """
+    from helpers.training import validation_tracks_split
+
+    return validation_tracks_split(table, rows, fraction=fraction, seed=seed)
 
 
 def filtered_folds(table: pd.DataFrame, split: dict | None = None) -> list[tuple[np.ndarray, ...]]:
@@ -302,8 +304,177 @@ def filtered_folds(table: pd.DataFrame, split: dict | None = None) -> list[tuple
 
 
 # ---------------------------------------------------------------------------------------------
-# Cross-validation
+# Training and scoring: one split, then k folds
 # ---------------------------------------------------------------------------------------------
+
+
+def _with_channel(model, X: np.ndarray) -> np.ndarray:
+    """Add a trailing channel axis when the model expects one more dimension than ``X`` has."""
+    shape = getattr(model, "input_shape", None)
+    if shape is not None and len(shape) == X.ndim + 1:
+        return X[..., None]
+    return X
+
+
+def predict_batches(model, X, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities of ``X``, computed by calling the model directly on batches.
+
+    Explained in chapter *Evaluation*. Unlike ``model.predict``, a direct call builds no new
+    ``tf.function`` per model, so a loop over many folds stays fast and free of retracing warnings.
+    """
+    X = _with_channel(model, np.asarray(X, dtype=np.float32))
+    parts = [np.asarray(model(X[i: i + batch_size], training=False)) for i in range(0, len(X), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+def _feature_table(feature_set) -> pd.DataFrame:
+    if hasattr(feature_set, "table"):
+        table = feature_set.table() if callable(feature_set.table) else feature_set.table
+    else:
+        genres = list(feature_set.genres)
+        table = pd.DataFrame({"track_id": feature_set.track_ids,
+                              "genre": [genres[i] for i in feature_set.labels]})
+    return table.reset_index(drop=True)
+
+
+@dataclass
+class SplitResult:
+    """What :func:`train_and_score` returns (explained in chapter *Evaluation*).
+
+    Attributes
+    ----------
+    model : keras.Model
+        The trained model (best epoch's weights when the fit function restores them).
+    record : dict
+        Track counts, ``shared_tracks`` (test tracks also present in fit or validation rows — the
+        leak), ``segment_accuracy`` and ``track_accuracy`` on the test rows, the same two on the
+        validation rows (``val_…``), ``epochs_run``, ``best_epoch``, ``seconds``.
+    history : dict
+        Keras logs per epoch (for :func:`helpers.plots.plot_history`), empty if unknown.
+    test_probabilities : numpy.ndarray
+        Probabilities of the test rows, in the order of ``test_rows``.
+    standardizer : (mean, std) or None
+        The per-coefficient statistics applied (from the fit rows), if any.
+    """
+
+    model: object
+    record: dict
+    history: dict
+    test_probabilities: np.ndarray
+    standardizer: tuple | None = None
+
+
+def train_and_score(
+    build_fn: Callable[[], object],
+    feature_set,
+    fit_rows,
+    val_rows,
+    test_rows,
+    *,
+    epochs: int = 60,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    patience: int = 10,
+    standardize: bool = False,
+    seed: int = DEFAULT_SEED,
+    fit_fn: Callable | None = None,
+    allow_shared_tracks: bool = False,
+) -> SplitResult:
+    """Build a fresh model, train it on ``fit_rows`` (early stopping on ``val_rows``), score ``test_rows``.
+
+    Explained in chapter *Evaluation*; :func:`cross_validate` calls it once per fold.
+
+    Parameters
+    ----------
+    build_fn : callable
+        Returns a new Keras model (e.g. ``helpers.models.mfcc.build_report_cnn``).
+    feature_set : FeatureSet
+        Anything with ``X`` (segments × frames × coefficients), ``labels`` and ``track_ids``, e.g.
+        the result of :func:`helpers.features.extract_features`.
+    fit_rows, val_rows, test_rows : array-like of int
+        Row positions. ``test_rows`` may be empty (a final model trained on everything).
+    epochs, batch_size, learning_rate, patience : training settings passed to ``fit_fn``.
+    standardize : bool
+        Standardise each coefficient with mean and standard deviation of the fit rows
+        (:func:`helpers.training.fit_standardizer`).
+    seed : int
+        Passed to :func:`helpers.set_seed` before the model is built, and to ``fit_fn``.
+    fit_fn : callable, optional
+        ``fit_fn(model, X_fit, y_fit, X_val, y_val, epochs=, batch_size=, learning_rate=, patience=,
+        seed=)`` returning an object with ``model`` (optionally ``history``, ``epochs_run``,
+        ``best_epoch``, ``seconds``); default :func:`helpers.training.fit_model`.
+    allow_shared_tracks : bool
+        Only for demonstrating the report's leaky split: allow test tracks that also appear in the
+        fit or validation rows (their number is recorded as ``shared_tracks``).
+
+    Returns
+    -------
+    SplitResult
+
+    Raises
+    ------
+    DataError
+        If test tracks also appear in the fit or validation rows and ``allow_shared_tracks`` is False.
+    """
+    X = np.asarray(feature_set.X)
+    labels = np.asarray(feature_set.labels)
+    track_ids = np.asarray(feature_set.track_ids)
+    fit_rows, val_rows, test_rows = (np.asarray(r, dtype=np.int64) for r in (fit_rows, val_rows, test_rows))
+    if len(fit_rows) == 0 or len(val_rows) == 0:
+        raise DataError(f"train_and_score needs fit and validation rows (got {len(fit_rows)} and {len(val_rows)})")
+    test_tracks = set(track_ids[test_rows])
+    shared = test_tracks & (set(track_ids[fit_rows]) | set(track_ids[val_rows]))
+    if shared and not allow_shared_tracks:
+        raise DataError(
+            f"{len(shared)} test track(s) also appear in the training rows, e.g. {sorted(shared)[:3]}: "
+            "share track(s) between train and test is the leak this protocol must avoid"
+        )
+    if fit_fn is None:
+        from helpers.training import fit_model as fit_fn
+
+    X_fit, X_val, X_test = X[fit_rows], X[val_rows], X[test_rows]
+    stats = None
+    if standardize:
+        from helpers.training import apply_standardizer, fit_standardizer
+
+        stats = fit_standardizer(X_fit)
+        X_fit, X_val, X_test = (apply_standardizer(a, *stats) for a in (X_fit, X_val, X_test))
+
+    if "keras" in sys.modules:
+        import keras
+
+        keras.backend.clear_session()  # keep memory and layer names from growing over many folds
+    set_seed(seed, with_tensorflow="tensorflow" in sys.modules)
+    model = build_fn()
+    X_fit, X_val, X_test = (_with_channel(model, a) for a in (X_fit, X_val, X_test))
+    start = time.perf_counter()
+    result = fit_fn(model, X_fit, labels[fit_rows], X_val, labels[val_rows], epochs=epochs,
+                    batch_size=batch_size, learning_rate=learning_rate, patience=patience, seed=seed)
+    elapsed = time.perf_counter() - start
+    trained = getattr(result, "model", model)
+    val_probs = predict_batches(trained, X_val)
+    nan = float("nan")
+    if len(test_rows):
+        test_probs = predict_batches(trained, X_test)
+        seg_acc = segment_accuracy(labels[test_rows], test_probs)
+        trk_acc = track_accuracy(test_probs, track_ids[test_rows], labels[test_rows])
+    else:
+        test_probs = np.zeros((0, val_probs.shape[1]), dtype=np.float32)
+        seg_acc = trk_acc = nan
+    record = {
+        "train_tracks": len(set(track_ids[fit_rows])),
+        "val_tracks": len(set(track_ids[val_rows])),
+        "test_tracks": len(test_tracks),
+        "shared_tracks": len(shared),
+        "segment_accuracy": seg_acc,
+        "track_accuracy": trk_acc,
+        "val_segment_accuracy": segment_accuracy(labels[val_rows], val_probs),
+        "val_track_accuracy": track_accuracy(val_probs, track_ids[val_rows], labels[val_rows]),
+        "epochs_run": getattr(result, "epochs_run", nan),
+        "best_epoch": getattr(result, "best_epoch", nan),
+        "seconds": float(getattr(result, "seconds", elapsed)),
+    }
+    return SplitResult(trained, record, dict(getattr(result, "history", {}) or {}), test_probs, stats)
 
 
 @dataclass
@@ -323,6 +494,8 @@ class CVResult:
     labels, track_ids : numpy.ndarray
         Of every segment.
     genres : tuple of str
+    histories : list of dict
+        The training history of every fold.
     """
 
     folds: pd.DataFrame
@@ -330,9 +503,10 @@ class CVResult:
     labels: np.ndarray
     track_ids: np.ndarray
     genres: tuple = field(default=())
+    histories: list = field(default_factory=list)
 
     def summary(self, name: str = "") -> dict:
-        """Mean and standard deviation over folds of the test and validation accuracies."""
+        """Mean and sample standard deviation over folds of the test and validation accuracies."""
         out = {"model": name} if name else {}
         for column in ("segment_accuracy", "track_accuracy", "val_segment_accuracy", "val_track_accuracy"):
             values = self.folds[column].to_numpy(dtype=float)
@@ -373,74 +547,46 @@ def _fold_parts(fold) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     raise DataError(f"a fold must be (train, test) or (train, validation, test) rows, got {len(fold)} parts")
 
 
-def _with_channel(model, X: np.ndarray) -> np.ndarray:
-    """Add a trailing channel axis when the model expects one more dimension than ``X`` has."""
-    shape = getattr(model, "input_shape", None)
-    if shape is not None and len(shape) == X.ndim + 1:
-        return X[..., None]
-    return X
-
-
-def _feature_table(feature_set) -> pd.DataFrame:
-    if hasattr(feature_set, "table"):
-        table = feature_set.table() if callable(feature_set.table) else feature_set.table
-    else:
-        genres = list(feature_set.genres)
-        table = pd.DataFrame({"track_id": feature_set.track_ids,
-                              "genre": [genres[i] for i in feature_set.labels]})
-    return table.reset_index(drop=True)
-
-
 def cross_validate(
     build_fn: Callable[[], object],
     feature_set,
     folds: Sequence[tuple],
     *,
-    epochs: int = 60,
-    batch_size: int = 32,
-    learning_rate: float = 1e-3,
-    patience: int = 10,
     val_fraction: float = 0.2,
-    standardize: bool = False,
     seed: int = DEFAULT_SEED,
-    fit_fn: Callable | None = None,
     progress: bool = True,
     description: str = "folds",
+    **train_kwargs,
 ) -> CVResult:
     """Train a fresh model on every fold and score it on that fold's held-out tracks.
 
     Explained in chapter *Evaluation*. For each fold: the training tracks are split again
     (:func:`inner_validation_rows`) into fit tracks and inner validation tracks; a new model from
     ``build_fn`` is trained on the fit tracks with early stopping on the validation tracks; the test
-    fold is only predicted, once, at the end. Input standardisation (optional) uses statistics of
-    the fit rows only.
+    fold is only predicted, once, at the end (:func:`train_and_score`).
 
     Parameters
     ----------
     build_fn : callable
-        Returns a new, compiled-or-not Keras model (e.g. ``helpers.models.mfcc.build_report_cnn``).
+        Returns a new Keras model (e.g. ``helpers.models.mfcc.build_report_cnn``).
     feature_set : FeatureSet
-        Anything with ``X`` (segments × frames × coefficients), ``labels``, ``track_ids``, ``genres``
-        (and ``table()``), e.g. the result of :func:`helpers.features.extract_features`.
+        Anything with ``X``, ``labels``, ``track_ids``, ``genres`` (and ``table()``), e.g. the
+        result of :func:`helpers.features.extract_features`.
     folds : sequence of tuples
         ``(train_rows, test_rows)`` pairs, e.g. from :func:`helpers.datasets.track_folds`, or
         ``(train_rows, validation_rows, test_rows)`` triples (e.g. :func:`filtered_folds`), in which
         case the given validation rows are used instead of an inner split.
-    epochs, batch_size, learning_rate, patience : training settings passed to ``fit_fn``.
     val_fraction : float
         Fraction of each fold's training tracks used as inner validation tracks.
-    standardize : bool
-        Standardise each coefficient with mean and standard deviation of the fit rows.
     seed : int
-        Fold ``i`` is seeded with ``seed + i`` (via :func:`helpers.set_seed`).
-    fit_fn : callable, optional
-        ``fit_fn(model, X_train, y_train, X_val, y_val, epochs=, batch_size=, learning_rate=,
-        patience=, seed=)`` returning an object with ``model`` (and optionally ``epochs_run``,
-        ``best_epoch``, ``seconds``); default :func:`helpers.training.fit_model`.
+        Fold ``i`` is seeded with ``seed + i`` (model initialisation, shuffles, inner split).
     progress : bool
         Show a tqdm bar over folds.
     description : str
         Label of the progress bar.
+    **train_kwargs
+        Passed to :func:`train_and_score`: ``epochs``, ``batch_size``, ``learning_rate``,
+        ``patience``, ``standardize``, ``fit_fn``.
 
     Returns
     -------
@@ -451,17 +597,17 @@ def cross_validate(
     DataError
         If a fold's training and test rows share a track (the leak this function exists to avoid).
     """
-    X = np.asarray(feature_set.X)
+    if train_kwargs.get("allow_shared_tracks"):
+        raise ValueError("cross_validate never allows tracks shared between training and test folds")
     labels = np.asarray(feature_set.labels)
     track_ids = np.asarray(feature_set.track_ids)
     genres = tuple(getattr(feature_set, "genres", ()))
     n_classes = len(genres) if genres else int(labels.max()) + 1
     table = _feature_table(feature_set)
-    if fit_fn is None:
-        from helpers.training import fit_model as fit_fn
 
     probabilities: list[np.ndarray] = []
-    covered = np.zeros(len(X), dtype=bool)
+    histories: list[dict] = []
+    covered = np.zeros(len(labels), dtype=bool)
     records = []
     iterator = enumerate(folds)
     if progress:
@@ -478,45 +624,12 @@ def cross_validate(
         else:
             fit_rows = train_rows
         if not probabilities or covered[test_rows].any():  # a new repetition starts
-            probabilities.append(np.full((len(X), n_classes), np.nan))
+            probabilities.append(np.full((len(labels), n_classes), np.nan))
             covered[:] = False
         covered[test_rows] = True
-
-        X_fit, X_val, X_test = X[fit_rows], X[val_rows], X[test_rows]
-        if standardize:
-            axes = tuple(range(X.ndim - 1))
-            mean = X_fit.mean(axis=axes, keepdims=True)
-            std = X_fit.std(axis=axes, keepdims=True) + 1e-8
-            X_fit, X_val, X_test = ((a - mean) / std for a in (X_fit, X_val, X_test))
-
-        if "keras" in sys.modules:
-            import keras
-
-            keras.backend.clear_session()
-        set_seed(seed + index, with_tensorflow="tensorflow" in sys.modules)
-        model = build_fn()
-        X_fit, X_val, X_test = (_with_channel(model, a) for a in (X_fit, X_val, X_test))
-        start = time.perf_counter()
-        result = fit_fn(model, X_fit, labels[fit_rows], X_val, labels[val_rows], epochs=epochs,
-                        batch_size=batch_size, learning_rate=learning_rate, patience=patience,
-                        seed=seed + index)
-        seconds = float(getattr(result, "seconds", time.perf_counter() - start))
-        trained = getattr(result, "model", model)
-        val_probs = np.asarray(trained.predict(X_val, batch_size=256, verbose=0))
-        test_probs = np.asarray(trained.predict(X_test, batch_size=256, verbose=0))
-        probabilities[-1][test_rows] = test_probs
-        records.append({
-            "repeat": len(probabilities) - 1,
-            "fold": index,
-            "train_tracks": len(set(track_ids[fit_rows])),
-            "val_tracks": len(set(track_ids[val_rows])),
-            "test_tracks": len(set(track_ids[test_rows])),
-            "segment_accuracy": segment_accuracy(labels[test_rows], test_probs),
-            "track_accuracy": track_accuracy(test_probs, track_ids[test_rows], labels[test_rows]),
-            "val_segment_accuracy": segment_accuracy(labels[val_rows], val_probs),
-            "val_track_accuracy": track_accuracy(val_probs, track_ids[val_rows], labels[val_rows]),
-            "epochs_run": getattr(result, "epochs_run", np.nan),
-            "best_epoch": getattr(result, "best_epoch", np.nan),
-            "seconds": seconds,
-        })
-    return CVResult(pd.DataFrame(records), np.stack(probabilities), labels, track_ids, genres)
+        result = train_and_score(build_fn, feature_set, fit_rows, val_rows, test_rows,
+                                 seed=seed + index, **train_kwargs)
+        probabilities[-1][test_rows] = result.test_probabilities
+        histories.append(result.history)
+        records.append({"repeat": len(probabilities) - 1, "fold": index, **result.record})
+    return CVResult(pd.DataFrame(records), np.stack(probabilities), labels, track_ids, genres, histories)

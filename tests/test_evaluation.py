@@ -21,6 +21,7 @@ from helpers.evaluation import (
     segment_accuracy,
     track_accuracy,
     track_vote,
+    train_and_score,
 )
 
 GENRES = ("blues", "classical", "country")
@@ -195,7 +196,7 @@ class _LookupModel:
     def __init__(self, answers):
         self.answers = answers
 
-    def predict(self, X, batch_size=None, verbose=0):
+    def __call__(self, X, training=False):
         rows = np.rint(X[:, 0]).astype(int)
         out = np.full((len(X), 3), 0.1)
         out[np.arange(len(X)), self.answers[rows]] = 0.8
@@ -282,3 +283,49 @@ def test_cross_validate_refuses_a_fold_that_shares_a_track():
     bad = [(np.arange(0, 50), np.arange(48, 90))]  # rows 48, 49 are segments of a training track
     with pytest.raises(DataError, match="share track"):
         cross_validate(lambda: None, fs, bad, fit_fn=lambda *a, **k: None, progress=False)
+
+
+def test_train_and_score_refuses_or_records_shared_tracks_and_allows_no_test_rows():
+    fs, table = _spy_feature_set()
+    answers = fs.labels.copy()
+
+    def spy_fit(model, X_train, y_train, X_val, y_val, **kwargs):
+        return SimpleNamespace(model=_LookupModel(answers), history={"loss": [1.0]})
+
+    build = lambda: _LookupModel(answers)  # noqa: E731
+    train, test = leaky_segment_split(len(table), 0.25, seed=0)
+    fit, val = train[: len(train) * 3 // 4], train[len(train) * 3 // 4:]
+    with pytest.raises(DataError, match="also appear in the training rows"):
+        train_and_score(build, fs, fit, val, test, fit_fn=spy_fit)
+    leaky = train_and_score(build, fs, fit, val, test, fit_fn=spy_fit, allow_shared_tracks=True)
+    assert leaky.record["shared_tracks"] > 0
+    assert leaky.record["segment_accuracy"] == 1.0 and leaky.history == {"loss": [1.0]}
+    assert leaky.test_probabilities.shape == (len(test), 3)
+    final = train_and_score(build, fs, np.arange(60), np.arange(60, 90), [], fit_fn=spy_fit)
+    assert np.isnan(final.record["segment_accuracy"]) and final.record["test_tracks"] == 0
+    assert final.record["val_track_accuracy"] == 1.0
+    with pytest.raises(ValueError, match="never allows"):
+        cross_validate(build, fs, [(fit, test)], fit_fn=spy_fit, allow_shared_tracks=True)
+
+
+def test_cross_validate_with_a_real_keras_model_is_reproducible():
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    table = _segment_table(n_tracks_per_genre=4, n_segments=3)
+    labels = table["label"].to_numpy()
+    X = rng.normal(size=(len(table), 8, 5)).astype("float32") + labels[:, None, None]  # learnable
+    fs = SimpleNamespace(X=X, labels=labels, track_ids=table["track_id"].to_numpy(), genres=GENRES)
+    fs.table = lambda: table
+
+    def build():
+        return keras.Sequential([keras.Input((8, 5)), keras.layers.Flatten(),
+                                 keras.layers.Dense(3, activation="softmax")])
+
+    folds = track_folds(table, n_splits=2, seed=0)
+    kwargs = {"epochs": 3, "batch_size": 8, "patience": 2, "standardize": True, "progress": False}
+    first = cross_validate(build, fs, folds, **kwargs)
+    second = cross_validate(build, fs, folds, **kwargs)
+    assert len(first.folds) == 2
+    assert first.folds["segment_accuracy"].between(0, 1).all()
+    np.testing.assert_allclose(first.probabilities, second.probabilities, rtol=1e-5)
+    assert len(first.histories) == 2 and len(first.histories[0]["loss"]) <= 3
