@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.flavour:
         os.environ["GTZAN_FLAVOUR"] = args.flavour
+    # A non-interactive MPLBACKEND (e.g. Agg in CI) would stop the kernel from storing figures.
+    os.environ.pop("MPLBACKEND", None)
     paths = [Path(p).resolve() for p in args.notebooks] or chapter_paths()
     for path in paths:
         if not path.exists():
