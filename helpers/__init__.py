@@ -19,7 +19,7 @@ import warnings as _warnings
 # tqdm.auto (used by pooch and joblib progress) warns when ipywidgets is absent; its text bar is what we want.
 _warnings.filterwarnings("ignore", message="IProgress not found")
 
-from helpers.config import GENRES, SPOTIFY_GENRES, data_home, set_seed
+from helpers.config import GENRES, SPOTIFY_GENRES, data_home, set_seed  # noqa: E402
 
 __all__ = ["GENRES", "SPOTIFY_GENRES", "data_home", "set_seed"]
 __version__ = "0.1.0"
