@@ -66,6 +66,9 @@ FEATURES_VERSION = 1
 
 KINDS = ("mfcc", "logmel")
 
+#: Bytes of windowed frames processed at once by :func:`mel_power_frames`.
+_BLOCK_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -148,10 +151,70 @@ class FeatureConfig:
 
 
 @lru_cache(maxsize=8)
-def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    import librosa
+def _analysis_constants(sr: int, n_fft: int, n_mels: int, n_mfcc: int):
+    """Window, mel filterbank (sparse) and DCT matrix, built once per parameter set.
 
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    The same objects ``librosa.feature.mfcc`` builds on every call: a periodic Hann window
+    (``scipy.signal.get_window('hann', n_fft, fftbins=True)``), ``librosa.filters.mel`` (Slaney
+    mel scale and area normalisation) and the orthonormal DCT-II, here as a matrix.
+    """
+    import librosa
+    import scipy.fft
+    import scipy.signal
+    import scipy.sparse
+
+    window = scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+    # Each mel filter is non-zero over a few FFT bins only: a sparse product is ~50x less work.
+    mel = scipy.sparse.csr_matrix(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels))
+    dct = scipy.fft.dct(np.eye(n_mels, dtype=np.float32), type=2, norm="ortho", axis=0)[:n_mfcc]
+    return window, mel, np.ascontiguousarray(dct.T)  # dct.T: (n_mels, n_mfcc)
+
+
+def mel_power_frames(y: np.ndarray, config: FeatureConfig, n_frames: int) -> np.ndarray:
+    """Mel power spectrogram of the first ``n_frames`` frames of a signal, time along axis 0.
+
+    Explained in chapter *From audio to features*. Numerically the same as
+    ``librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length).T[:n_frames]``
+    (centred frames, zero padding, periodic Hann window, power 2, Slaney mel filterbank), written
+    out as in chapter 3 — frame, window, real FFT, squared magnitude, filterbank — so that all of
+    it runs in float32 on contiguous rows and the filterbank is applied as a sparse matrix.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono float32 signal.
+    config : FeatureConfig
+    n_frames : int
+        Frames to compute (frame ``k`` is centred on sample ``k * hop_length``); at most
+        ``1 + len(y) // hop_length``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_frames, n_mels)`` float32.
+    """
+    import scipy.fft
+
+    window, mel, _ = _analysis_constants(config.sr, config.n_fft, config.n_mels, config.n_mfcc)
+    half = config.n_fft // 2
+    if n_frames > 1 + len(y) // config.hop_length:
+        raise ValueError(f"a signal of {len(y)} samples has fewer than {n_frames} frames")
+    needed = (n_frames - 1) * config.hop_length + config.n_fft - half  # samples of y used
+    padded = np.zeros(half + max(len(y), needed) + half, dtype=np.float32)
+    padded[half : half + len(y)] = y
+    frames = np.lib.stride_tricks.sliding_window_view(padded, config.n_fft)[:: config.hop_length][:n_frames]
+    out = np.empty((n_frames, config.n_mels), dtype=np.float32)
+    # Blocks of frames keep the temporaries small enough to stay in the CPU cache (whole-clip
+    # temporaries of ~10 MB each cost more in memory traffic than the FFT itself).
+    block = max(1, _BLOCK_BYTES // (config.n_fft * 4))
+    buffer = np.empty((min(block, n_frames), config.n_fft), dtype=np.float32)
+    for first in range(0, n_frames, block):
+        part = frames[first : first + block]
+        windowed = np.multiply(part, window, out=buffer[: len(part)])
+        spectrum = scipy.fft.rfft(windowed, axis=-1)  # (frames, 1 + n_fft // 2) complex64
+        power = spectrum.real**2 + spectrum.imag**2
+        out[first : first + len(part)] = (mel @ power.T).T
+    return out
 
 
 def segment_starts(n_samples: int, config: FeatureConfig, max_segments: int | None = None) -> np.ndarray:
@@ -204,9 +267,6 @@ def clip_features(y: np.ndarray, config: FeatureConfig, max_segments: int | None
         ``(n, config.frames_per_segment, config.n_features)`` ``float32``, time along axis 1
         (the report's layout, ``mfcc.T``); ``n`` may be 0 for a signal shorter than a segment.
     """
-    import librosa
-    import scipy.fft
-
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"clip_features needs a mono signal of shape (n,), got shape {y.shape}")
@@ -216,16 +276,16 @@ def clip_features(y: np.ndarray, config: FeatureConfig, max_segments: int | None
     out = np.empty((len(starts), frames, config.n_features), dtype=np.float32)
     if len(starts) == 0:
         return out
-    # Only the part of the signal the segments need (plus the window overlap) is analysed.
-    end = min(len(y), int(starts[-1] + frames - 1) * config.hop_length + config.n_fft // 2 + 1)
-    spec = librosa.stft(y[:end], n_fft=config.n_fft, hop_length=config.hop_length, center=True)
-    power = spec.real**2 + spec.imag**2
-    mel = _mel_basis(config.sr, config.n_fft, config.n_mels) @ power
+    # One spectrogram for everything the segments need, in decibels (librosa.power_to_db with
+    # ref=1, amin=1e-10); the 80 dB floor (top_db) is applied per segment below, as a
+    # per-segment call does.
+    mel = mel_power_frames(y, config, int(starts[-1]) + frames)
+    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    _, _, dct = _analysis_constants(config.sr, config.n_fft, config.n_mels, config.n_mfcc)
     for i, start in enumerate(starts):
-        db = librosa.power_to_db(mel[:, start : start + frames])  # per segment, as the report
-        if config.kind == "mfcc":
-            db = scipy.fft.dct(db, axis=0, type=2, norm="ortho")[: config.n_mfcc]
-        out[i] = db.T
+        segment = db[start : start + frames]
+        segment = np.maximum(segment, segment.max() - 80.0)
+        out[i] = segment @ dct if config.kind == "mfcc" else segment
     return out
 
 
@@ -462,7 +522,8 @@ def extract_features(
     backend : str
         joblib backend. ``'threading'`` (default) starts instantly; the heavy parts (FFT, matrix
         products, decoding) release the GIL, so threads run them in parallel. ``'loky'`` uses
-        processes.
+        processes. Either way the BLAS library is limited to one thread per worker during the
+        extraction, so that ``n_jobs`` workers do not over-subscribe the cores.
     check : bool
         Refuse (skip and name) clips whose file is not at ``config.sr`` Hz or not mono, as
         GTZAN's clips all are; with False they are resampled / mixed down silently, as
@@ -475,6 +536,7 @@ def extract_features(
         counts them, and listed in ``FeatureSet.skipped``.
     """
     from joblib import Parallel, delayed
+    from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
     missing = {"path", "label", "track_id"} - set(table.columns)
@@ -490,19 +552,22 @@ def extract_features(
 
     paths = table["path"].astype(str).tolist()
     jobs = (delayed(_track_job)(p, config, max_segments, check) for p in paths)
-    runner = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
-    results = runner(jobs)
-    if progress:
-        results = tqdm(results, total=len(paths), desc=f"{config.kind} features", unit="clip")
     blocks, labels, track_ids, segments, skipped = [], [], [], [], []
-    for (feats, reason), label, track in zip(results, table["label"], table["track_id"], strict=True):
-        if feats is None:
-            skipped.append(reason)
-            continue
-        blocks.append(feats)
-        labels.append(np.full(len(feats), int(label), dtype=np.int64))
-        track_ids.append(np.full(len(feats), str(track)))
-        segments.append(np.arange(len(feats), dtype=np.int64))
+    # One BLAS thread per worker: n_jobs workers that each start a multi-threaded BLAS call would
+    # over-subscribe the cores (on a busy 2-core machine that makes every matrix product crawl).
+    with threadpool_limits(limits=1, user_api="blas"):
+        results = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")(jobs)
+        if progress:
+            results = tqdm(results, total=len(paths), desc=f"{config.kind} features", unit="clip",
+                           mininterval=1.0)
+        for (feats, reason), label, track in zip(results, table["label"], table["track_id"], strict=True):
+            if feats is None:
+                skipped.append(reason)
+                continue
+            blocks.append(feats)
+            labels.append(np.full(len(feats), int(label), dtype=np.int64))
+            track_ids.append(np.full(len(feats), str(track)))
+            segments.append(np.arange(len(feats), dtype=np.int64))
     if skipped:
         warnings.warn(
             f"skipped {len(skipped)} of {len(paths)} clips:\n  " + "\n  ".join(skipped),
@@ -695,6 +760,7 @@ __all__ = [
     "extract_report_json",
     "leak_fraction",
     "load_report_json",
+    "mel_power_frames",
     "segment_starts",
     "timed",
 ]

@@ -24,6 +24,7 @@ from helpers.features import (
     extract_report_json,
     leak_fraction,
     load_report_json,
+    mel_power_frames,
     segment_starts,
 )
 
@@ -108,6 +109,18 @@ def test_clip_features_shapes_and_counts():
     assert clip_features(y, FeatureConfig(kind="logmel")).shape == (5, 259, 128)
     with pytest.raises(ValueError, match="mono"):
         clip_features(np.stack([y, y]), config)
+
+
+def test_mel_power_frames_equals_librosa_melspectrogram():
+    y = _tone(7.3, 523.0, seed=6)
+    config = FeatureConfig()
+    ref = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=2048, hop_length=512).T
+    ours = mel_power_frames(y, config, len(ref))
+    assert ours.shape == ref.shape == (1 + len(y) // 512, 128) and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-6 * ref.max())
+    np.testing.assert_allclose(mel_power_frames(y, config, 10), ref[:10], rtol=1e-4, atol=1e-6 * ref.max())
+    with pytest.raises(ValueError, match="fewer than"):
+        mel_power_frames(y, config, len(ref) + 1)
 
 
 def test_segment_starts_are_frame_aligned_and_close_to_report_cuts():
