@@ -26,9 +26,15 @@ from __future__ import annotations
 import os
 import random
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
+
+# tqdm.auto (imported by pooch, which librosa imports lazily, e.g. in specshow) warns "IProgress not
+# found" in Jupyter kernels without ipywidgets, then draws text progress bars anyway: keep that hint
+# out of the book's stored outputs.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 #: The ten GTZAN genres, in the order used for integer labels throughout the book.
 GENRES: tuple[str, ...] = (
