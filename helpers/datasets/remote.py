@@ -286,7 +286,7 @@ def fetch_gtzan(flavour: str, download: bool = True) -> Path:
     ----------
     flavour : {'mini', 'full'}
         ``mini``: mirdata's 100-clip subset (GitHub archive of ``TempoBeatDownbeat/gtzan_mini``,
-        MD5-checked, ~70 MB). ``full``: the 1000 clips of Hugging Face ``marsyas/gtzan``
+        MD5-checked, ~130 MB). ``full``: the 1000 clips of Hugging Face ``marsyas/gtzan``
         (``data/genres.tar.gz``, ~1.2 GB; content-verified, SHA-256 recorded on first download).
     download : bool
         Allow a download when the folder is not cached yet.
