@@ -62,7 +62,7 @@ from helpers.config import GENRES, data_home
 from helpers.datasets.errors import DataError
 
 #: Bump when the extraction code changes in a way that changes the numbers (invalidates caches).
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
 KINDS = ("mfcc", "logmel")
 
