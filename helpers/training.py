@@ -17,6 +17,8 @@ TensorFlow is imported only when a function that needs it runs.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +29,41 @@ import pandas as pd
 from helpers.config import DEFAULT_SEED, set_seed
 from helpers.datasets.errors import DataError
 from helpers.datasets.splits import track_train_test_split
+
+# --------------------------------------------------------------------------- TensorFlow
+
+
+def import_tensorflow(quiet: bool = True):
+    """Import TensorFlow and initialise its devices, keeping its C++ start-up lines out of outputs.
+
+    Explained in chapter *A CNN on MFCCs*. TensorFlow prints a few lines from C++ when it loads
+    (oneDNN notices, "could not find CUDA drivers" on a CPU-only machine) before its own log level
+    applies; in a notebook they land in the cell's output. With ``quiet=True`` the process's
+    standard error is sent to ``/dev/null`` while TensorFlow loads and lists its devices, then
+    restored. Python exceptions are not affected. Call it before :func:`helpers.set_seed`.
+
+    Returns
+    -------
+    module
+        ``tensorflow``.
+    """
+    if not quiet or "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        return tf
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return tf
+
 
 # --------------------------------------------------------------------------- standardization
 

@@ -45,6 +45,15 @@ def test_tutorial_cnn_variant():
         build_report_cnn(input_shape=(259, 13))
 
 
+def test_batchnorm_momentum():
+    norms = [la for la in build_report_cnn().layers if isinstance(la, keras.layers.BatchNormalization)]
+    assert len(norms) == 3 and all(n.momentum == pytest.approx(0.99) for n in norms)  # Keras' default
+    fast = build_report_cnn(variant="tutorial", bn_momentum=0.9)
+    assert {la.momentum for la in fast.layers if isinstance(la, keras.layers.BatchNormalization)} == {0.9}
+    with pytest.raises(ValueError, match="momentum"):
+        build_report_cnn(bn_momentum=1.0)
+
+
 def test_lstm_and_gru():
     lstm = build_report_lstm()
     kinds = [type(layer).__name__ for layer in lstm.layers]
