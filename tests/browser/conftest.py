@@ -148,7 +148,7 @@ async () => {
     rawMath: (visibleText.match(/\$\$|\\\(|\\\[|\\begin\{/g) || []).length,
     rawMathSample: (visibleText.match(/.{0,40}(\$\$|\\\(|\\\[|\\begin\{).{0,40}/) || [''])[0],
     audio,
-    colabLinks: [...document.querySelectorAll('a[href*="colab.research.google.com"]')].map(a => a.href),
+    colabLinks: [...document.querySelectorAll('.dropdown-launch-buttons a[href*="colab"]')].map(a => a.href),
     textLength: visibleText.length,
   };
 }
