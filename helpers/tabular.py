@@ -1,0 +1,548 @@
+"""Spotify audio features as a tabular problem: preprocessing, honest splits, baselines, results.
+
+Explained in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipynb``).
+
+The chapter follows the report (pandas → numpy, ``StandardScaler``, one-hot labels) and then
+fixes what the report did not look at: the TidyTuesday table lists some tracks several times
+(in several playlists, sometimes under several genres), so a row-level split can put the same
+track on both sides. The functions here make every step explicit and testable:
+
+- :func:`feature_matrix`, :func:`genre_labels`, :func:`one_hot`, :func:`scale_features`,
+  :func:`as_sequence` — arrays for scikit-learn and Keras;
+- :func:`duplicate_summary`, :func:`single_genre_tracks`, :func:`multi_genre_tracks` — the
+  duplicates problem and the book's decision about it;
+- :func:`grouped_split`, :func:`naive_split`, :func:`validation_split` — splits;
+- :func:`baseline_models`, :func:`fit_and_score`, :func:`tune_hist_gradient_boosting` —
+  scikit-learn baselines;
+- :func:`result_row`, :func:`results_table` — the chapter's results table.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from helpers.config import DEFAULT_SEED, SPOTIFY_GENRES
+from helpers.datasets.errors import DataError
+from helpers.datasets.spotify import AUDIO_FEATURES
+
+#: The column holding the label (the playlist's genre, one of :data:`helpers.config.SPOTIFY_GENRES`).
+LABEL_COLUMN = "playlist_genre"
+
+#: The column identifying a track (the same track may appear in several playlists).
+TRACK_COLUMN = "track_id"
+
+#: The chapter's name in result tables (``results/01_spotify_baseline.csv``).
+CHAPTER = "01"
+
+#: The report's published accuracies on this task (quoted, not re-measured: its split is unknown).
+REPORT_ACCURACY: dict[str, float] = {"1D CNN (report)": 0.49, "RNN (report)": 0.53}
+
+
+def _source(table: pd.DataFrame) -> str:
+    return str(table.attrs.get("source", "unknown"))
+
+
+def _require_columns(table: pd.DataFrame, columns: Iterable[str]) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataError(f"Spotify table ({_source(table)}) lacks the column(s) {missing}")
+
+
+def feature_matrix(table: pd.DataFrame, features: Sequence[str] = AUDIO_FEATURES) -> np.ndarray:
+    """Return the audio features of a Spotify table as a ``float32`` array (pandas → numpy).
+
+    Explained in chapter *The Spotify baseline* (preprocessing as the report did it).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table as returned by :func:`helpers.datasets.load_spotify`.
+    features : sequence of str
+        Columns to use, in this order (default: the 12 :data:`~helpers.datasets.AUDIO_FEATURES`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(len(table), len(features))``.
+
+    Raises
+    ------
+    DataError
+        If a column is missing, not numeric, or holds missing / infinite values.
+    """
+    features = list(features)
+    if not features:
+        raise DataError("feature_matrix needs at least one feature column")
+    _require_columns(table, features)
+    try:
+        values = table[features].to_numpy(dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"Spotify table ({_source(table)}): a feature column is not numeric ({error})") from None
+    bad = ~np.isfinite(values)
+    if bad.any():
+        columns = sorted({features[j] for j in np.flatnonzero(bad.any(axis=0))})
+        raise DataError(f"Spotify table ({_source(table)}): missing or infinite values in {columns}")
+    return values
+
+
+def genre_labels(table: pd.DataFrame, genres: Sequence[str] = SPOTIFY_GENRES) -> np.ndarray:
+    """Return the genre of each row as an integer index into ``genres``.
+
+    Explained in chapter *The Spotify baseline*.
+
+    Raises
+    ------
+    DataError
+        If the label column is missing or holds a genre not in ``genres`` (named).
+    """
+    _require_columns(table, [LABEL_COLUMN])
+    index = {genre: i for i, genre in enumerate(genres)}
+    labels = table[LABEL_COLUMN].map(index)
+    if labels.isna().any():
+        unknown = sorted(table.loc[labels.isna(), LABEL_COLUMN].astype(str).unique())
+        raise DataError(f"Spotify table ({_source(table)}): unknown genre(s) {unknown}; expected {list(genres)}")
+    return labels.to_numpy(dtype=np.int64)
+
+
+def one_hot(labels, n_classes: int = len(SPOTIFY_GENRES)) -> np.ndarray:
+    """One-hot encode integer labels (what ``categorical_crossentropy`` expects).
+
+    Explained in chapter *The Spotify baseline*.
+
+    Parameters
+    ----------
+    labels : array-like of int
+        Class indices in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` array of shape ``(len(labels), n_classes)``.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"one_hot expects a 1-D integer array, got shape {labels.shape} of {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels must lie in [0, {n_classes}), got [{labels.min()}, {labels.max()}]")
+    return np.eye(n_classes, dtype=np.float32)[labels]
+
+
+def scale_features(train: np.ndarray, *others: np.ndarray):
+    """Fit a ``StandardScaler`` on the training rows only and apply it to every array.
+
+    Explained in chapter *The Spotify baseline* (why scaling matters, and why the scaler must
+    never see validation or test rows).
+
+    Parameters
+    ----------
+    train : numpy.ndarray
+        Training features; the scaler's means and standard deviations come from these alone.
+    *others : numpy.ndarray
+        Validation / test features, transformed with the training statistics.
+
+    Returns
+    -------
+    scaler : sklearn.preprocessing.StandardScaler
+        The fitted scaler.
+    arrays : list of numpy.ndarray
+        ``[train_scaled, *others_scaled]`` as ``float32``.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train)
+    arrays = [scaler.transform(a).astype(np.float32) for a in (train, *others)]
+    return scaler, arrays
+
+
+def as_sequence(features: np.ndarray, with_position: bool = False) -> np.ndarray:
+    """Present each feature vector as a sequence of its values, for Conv1D / recurrent layers.
+
+    Explained in chapter *The Spotify baseline* (why a 1D CNN or an RNN over 12 unordered
+    features is an odd fit).
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        Shape ``(n, n_features)``.
+    with_position : bool
+        Append a one-hot "which feature is this" channel to each step, so that layers that
+        share weights across steps can still tell danceability from tempo.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n, n_features, 1)``, or ``(n, n_features, 1 + n_features)`` with positions.
+    """
+    features = np.asarray(features, dtype=np.float32)
+    if features.ndim != 2:
+        raise ValueError(f"as_sequence expects a 2-D array (rows × features), got shape {features.shape}")
+    sequence = features[:, :, None]
+    if with_position:
+        n, steps = features.shape
+        positions = np.broadcast_to(np.eye(steps, dtype=np.float32), (n, steps, steps))
+        sequence = np.concatenate([sequence, positions], axis=2)
+    return sequence
+
+
+# --- The duplicates problem -------------------------------------------------------------------
+
+
+def duplicate_summary(table: pd.DataFrame) -> dict[str, int]:
+    """Count how often tracks repeat in the Spotify table.
+
+    Explained in chapter *The Spotify baseline* (the duplicates problem).
+
+    Returns
+    -------
+    dict
+        ``rows``; ``unique_tracks``; ``repeated_tracks`` (listed more than once);
+        ``multi_genre_tracks`` (listed under two or more genres); ``same_genre_repeat_rows``
+        (extra rows repeating a (track, genre) pair already listed).
+    """
+    _require_columns(table, [TRACK_COLUMN, LABEL_COLUMN])
+    per_track = table.groupby(TRACK_COLUMN)[LABEL_COLUMN]
+    return {
+        "rows": len(table),
+        "unique_tracks": int(table[TRACK_COLUMN].nunique()),
+        "repeated_tracks": int((per_track.size() > 1).sum()),
+        "multi_genre_tracks": int((per_track.nunique() > 1).sum()),
+        "same_genre_repeat_rows": int(table.duplicated([TRACK_COLUMN, LABEL_COLUMN]).sum()),
+    }
+
+
+def single_genre_tracks(table: pd.DataFrame) -> pd.DataFrame:
+    """Keep one row per track, dropping the tracks listed under more than one genre.
+
+    Explained in chapter *The Spotify baseline*: a track filed under both pop and latin has
+    identical audio features with two labels, so no classifier can be right on both rows. The
+    book sets these tracks aside (and evaluates them separately with
+    :func:`multi_genre_tracks`) and keeps the first row of every other track (repeats of the
+    same track under the same genre are the same example twice).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per single-genre track, index reset, ``attrs`` kept.
+    """
+    _require_columns(table, [TRACK_COLUMN, LABEL_COLUMN])
+    n_genres = table.groupby(TRACK_COLUMN)[LABEL_COLUMN].transform("nunique")
+    kept = table[n_genres == 1].drop_duplicates(TRACK_COLUMN).reset_index(drop=True)
+    kept.attrs = dict(table.attrs)
+    return kept
+
+
+def multi_genre_tracks(table: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per track listed under several genres, with the set of its genres.
+
+    Explained in chapter *The Spotify baseline*.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The first row of each such track plus a column ``genres`` (a sorted tuple of its genres).
+    """
+    _require_columns(table, [TRACK_COLUMN, LABEL_COLUMN])
+    genres = table.groupby(TRACK_COLUMN)[LABEL_COLUMN].agg(lambda s: tuple(sorted(set(s))))
+    multi = genres[genres.map(len) > 1]
+    rows = table[table[TRACK_COLUMN].isin(multi.index)].drop_duplicates(TRACK_COLUMN).reset_index(drop=True)
+    rows["genres"] = rows[TRACK_COLUMN].map(multi)
+    rows.attrs = dict(table.attrs)
+    return rows
+
+
+def any_genre_accuracy(predicted, genres_per_track: Sequence[Sequence[str]],
+                       genres: Sequence[str] = SPOTIFY_GENRES) -> float:
+    """Fraction of tracks whose predicted genre is one of the genres they are listed under.
+
+    Explained in chapter *The Spotify baseline* (evaluating the multi-genre tracks).
+
+    Parameters
+    ----------
+    predicted : array-like of int
+        Predicted class indices (positions in ``genres``).
+    genres_per_track : sequence of sequences of str
+        The genres each track is listed under (e.g. the ``genres`` column of
+        :func:`multi_genre_tracks`).
+    """
+    predicted = np.asarray(predicted)
+    if len(predicted) != len(genres_per_track):
+        raise ValueError(f"{len(predicted)} predictions for {len(genres_per_track)} tracks")
+    if not len(predicted):
+        raise ValueError("no tracks to score")
+    hits = [genres[p] in listed for p, listed in zip(predicted, genres_per_track, strict=True)]
+    return float(np.mean(hits))
+
+
+# --- Splits ------------------------------------------------------------------------------------
+
+
+def grouped_split(table: pd.DataFrame, test_size: float = 0.25, seed: int = DEFAULT_SEED,
+                  group: str = TRACK_COLUMN) -> tuple[np.ndarray, np.ndarray]:
+    """Split rows so that every track lies wholly in train or in test, genres balanced.
+
+    Explained in chapter *The Spotify baseline* (an honest split). Uses scikit-learn's
+    ``StratifiedGroupKFold`` with ``round(1 / test_size)`` folds and keeps the first fold as
+    the test part, so the test fraction is close to ``test_size`` and genre proportions match.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        With ``group`` and ``playlist_genre`` columns.
+    test_size : float
+        Fraction held out, in ``(0, 0.5]``.
+    seed : int
+        Shuffling seed.
+    group : str
+        Column whose values must not be split (default ``track_id``).
+
+    Returns
+    -------
+    train_rows, test_rows : numpy.ndarray
+        Sorted integer positions of the rows of ``table``.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if not 0 < test_size <= 0.5:
+        raise ValueError(f"test_size must lie in (0, 0.5], got {test_size}")
+    _require_columns(table, [group, LABEL_COLUMN])
+    splitter = StratifiedGroupKFold(n_splits=round(1 / test_size), shuffle=True, random_state=seed)
+    train, test = next(splitter.split(np.zeros(len(table)), table[LABEL_COLUMN], table[group]))
+    return np.sort(train), np.sort(test)
+
+
+def naive_split(table: pd.DataFrame, test_size: float = 0.25,
+                seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Split rows at random, stratified by genre, ignoring which track a row belongs to.
+
+    Explained in chapter *The Spotify baseline*: this is the report's split; repeated tracks
+    can land on both sides. Shown only for comparison with :func:`grouped_split`.
+
+    Returns
+    -------
+    train_rows, test_rows : numpy.ndarray
+        Sorted integer positions of the rows of ``table``.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must lie in (0, 1), got {test_size}")
+    _require_columns(table, [LABEL_COLUMN])
+    train, test = train_test_split(np.arange(len(table)), test_size=test_size,
+                                   stratify=table[LABEL_COLUMN], random_state=seed)
+    return np.sort(train), np.sort(test)
+
+
+def validation_split(table: pd.DataFrame, train_rows, fraction: float = 0.2,
+                     seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Carve a track-grouped validation part out of the training rows (never out of test).
+
+    Explained in chapter *The Spotify baseline* (early stopping and tuning watch this part).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table the rows index.
+    train_rows : array-like of int
+        Positions of the training rows.
+    fraction : float
+        Fraction of the training rows' tracks held out for validation.
+
+    Returns
+    -------
+    fit_rows, val_rows : numpy.ndarray
+        Disjoint subsets of ``train_rows`` (positions in ``table``), no track on both sides.
+    """
+    train_rows = np.asarray(train_rows)
+    fit, val = grouped_split(table.iloc[train_rows], test_size=fraction, seed=seed)
+    return train_rows[fit], train_rows[val]
+
+
+# --- scikit-learn baselines --------------------------------------------------------------------
+
+
+def baseline_models(seed: int = DEFAULT_SEED) -> dict:
+    """Return the chapter's scikit-learn baselines, unfitted.
+
+    Explained in chapter *The Spotify baseline* (strong tabular baselines).
+
+    Returns
+    -------
+    dict
+        ``{"logistic regression": ..., "random forest": ..., "gradient boosting": ...}``. The
+        logistic regression is a pipeline with its own ``StandardScaler`` (fitted on the
+        training rows when the pipeline is fitted); trees need no scaling.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return {
+        "logistic regression": make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+        "random forest": RandomForestClassifier(n_estimators=200, min_samples_leaf=2, n_jobs=-1,
+                                                random_state=seed),
+        "gradient boosting": HistGradientBoostingClassifier(random_state=seed),
+    }
+
+
+def fit_and_score(model, x_train, y_train, x_test, y_test) -> dict:
+    """Fit a scikit-learn classifier, time it, and score it on held-out rows.
+
+    Explained in chapter *The Spotify baseline*.
+
+    Returns
+    -------
+    dict
+        ``model`` (fitted), ``predictions``, ``accuracy``, ``macro_f1``, ``train_seconds``.
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
+    start = time.perf_counter()
+    model.fit(x_train, y_train)
+    seconds = time.perf_counter() - start
+    predicted = model.predict(x_test)
+    return {
+        "model": model,
+        "predictions": predicted,
+        "accuracy": float(accuracy_score(y_test, predicted)),
+        "macro_f1": float(f1_score(y_test, predicted, average="macro")),
+        "train_seconds": seconds,
+    }
+
+
+#: The small grid :func:`tune_hist_gradient_boosting` searches by default.
+HGB_GRID: dict[str, tuple] = {
+    "learning_rate": (0.03, 0.1),
+    "max_leaf_nodes": (15, 31),
+    "l2_regularization": (0.0, 1.0),
+}
+
+
+def tune_hist_gradient_boosting(x_fit, y_fit, x_val, y_val, grid: Mapping[str, Sequence] | None = None,
+                                seed: int = DEFAULT_SEED) -> tuple[dict, pd.DataFrame]:
+    """Grid-search ``HistGradientBoostingClassifier`` on a validation part carved from train.
+
+    Explained in chapter *The Spotify baseline*: tuning looks at validation rows taken from the
+    training part, never at the test split. Each candidate stops adding trees when its own
+    internal validation score stalls (``early_stopping=True``).
+
+    Parameters
+    ----------
+    x_fit, y_fit : array-like
+        Rows the candidates are fitted on.
+    x_val, y_val : array-like
+        Rows the candidates are compared on.
+    grid : mapping of str to sequence, optional
+        Parameter values to try (default :data:`HGB_GRID`).
+
+    Returns
+    -------
+    best_params : dict
+        Parameters of the best candidate (validation accuracy), including its number of trees
+        as ``max_iter`` so that a refit on all training rows reproduces it.
+    scores : pandas.DataFrame
+        One row per candidate: its parameters, ``n_trees``, ``val_accuracy``, ``seconds``;
+        sorted best first.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import accuracy_score
+
+    grid = dict(HGB_GRID if grid is None else grid)
+    if not grid:
+        raise ValueError("the grid is empty")
+    rows = []
+    for values in itertools.product(*grid.values()):
+        params = dict(zip(grid, values, strict=True))
+        model = HistGradientBoostingClassifier(max_iter=1000, early_stopping=True, n_iter_no_change=20,
+                                               random_state=seed, **params)
+        start = time.perf_counter()
+        model.fit(x_fit, y_fit)
+        seconds = time.perf_counter() - start
+        accuracy = float(accuracy_score(y_val, model.predict(x_val)))
+        rows.append({**params, "n_trees": int(model.n_iter_), "val_accuracy": accuracy, "seconds": seconds})
+    scores = pd.DataFrame(rows).sort_values("val_accuracy", ascending=False, kind="stable").reset_index(drop=True)
+    best = scores.iloc[0]
+    best_params = {key: best[key].item() if hasattr(best[key], "item") else best[key] for key in grid}
+    best_params["max_iter"] = int(best["n_trees"])
+    return best_params, scores
+
+
+# --- Results -----------------------------------------------------------------------------------
+
+
+def result_row(model: str, y_true, y_pred, data: str, split: str, train_seconds: float | None = None,
+               notes: str = "") -> dict:
+    """Score predictions and return one row of the chapter's results table.
+
+    Explained in chapter *The Spotify baseline*.
+
+    Parameters
+    ----------
+    model : str
+        Model name.
+    y_true, y_pred : array-like of int
+        True and predicted labels on the held-out rows.
+    data : str
+        Where the rows came from (``table.attrs['source']``: ``real`` or ``synthetic``).
+    split : str
+        The protocol, e.g. ``"track-grouped 25 % test"``.
+    train_seconds : float, optional
+        Training wall time.
+    notes : str
+        Anything a reader needs to compare fairly.
+
+    Returns
+    -------
+    dict
+        Keys from :data:`helpers.results.COLUMNS`.
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or not len(y_true):
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be equal-length 1-D arrays")
+    return {
+        "chapter": CHAPTER,
+        "model": model,
+        "data": data,
+        "split": split,
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
+        "train_seconds": None if train_seconds is None else float(train_seconds),
+        "notes": notes,
+    }
+
+
+def results_table(rows: Sequence[dict], with_report: bool = True) -> pd.DataFrame:
+    """Assemble result rows (best accuracy first), optionally under the report's published numbers.
+
+    Explained in chapter *The Spotify baseline*.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        From :func:`result_row`.
+    with_report : bool
+        Append the report's accuracies (:data:`REPORT_ACCURACY`), marked as quoted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of :data:`helpers.results.COLUMNS`.
+    """
+    from helpers.results import results_frame
+
+    rows = sorted(rows, key=lambda r: -r.get("accuracy", 0.0))
+    if with_report:
+        rows = rows + [{"chapter": CHAPTER, "model": name, "data": "real (the report's copy)",
+                        "split": "the report's (row split)", "accuracy": accuracy,
+                        "notes": "as published in the report, not re-measured here"}
+                       for name, accuracy in REPORT_ACCURACY.items()]
+    return results_frame(list(rows))
