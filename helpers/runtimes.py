@@ -102,15 +102,23 @@ def notebook_runtime(path: str | os.PathLike) -> dict:
     }
 
 
+#: The chapters of the book's design (BOOK.md), which the *Course plan* page refers to.
+BOOK_CHAPTERS = (
+    "00_getting_started", "01_spotify_baseline", "02_sound_and_sampling", "03_spectrograms_and_mfccs",
+    "04_gtzan", "05_features", "06_cnn", "07_lstm", "08_evaluation", "09_beyond",
+)
+
+
 def planned_chapters(toc_path: str | os.PathLike | None = None) -> list[str]:
-    """Chapter stems the toc names, commented-out (planned) lines included, in toc order.
+    """Chapter stems the toc names (commented-out, planned lines included), then :data:`BOOK_CHAPTERS`.
 
     Explained in the page *Course plan*: planned chapters get a "not yet in the book" runtime
-    until their notebook lands, so the page never breaks while the book grows.
+    until their notebook lands, so the page never breaks while the book grows or a line of the
+    toc is removed.
     """
     toc_path = Path(toc_path) if toc_path is not None else REPO / "_toc.yml"
     stems = re.findall(r"file:\s*chapters/([0-9]{2}_[A-Za-z0-9_]+)", toc_path.read_text())
-    return list(dict.fromkeys(stems))
+    return sorted(dict.fromkeys([*stems, *BOOK_CHAPTERS]), key=lambda stem: (stem[:2], stem))
 
 
 def format_seconds(seconds: float) -> str:
