@@ -341,3 +341,28 @@ def test_no_warnings_on_clean_extraction(clips):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         extract_features(clips, SMALL, n_jobs=1, cache=False, progress=False)
+
+
+# --- the benchmark (python -m helpers.bench features) ---------------------------------------
+
+
+def test_benchmark_runs_and_reports(tmp_path, monkeypatch):
+    from helpers.bench import features as bench
+
+    table = _write_clips(tmp_path / "genres", genres=("blues", "rock"), per_genre=2, seconds=30.0)
+    result = bench.run_benchmark(table, n_jobs=2, limit=2)
+    assert result["clips"] == 2 and result["flavour"] == "synthetic"
+    assert result["naive_segments"] == result["production_segments"] == 10
+    for key in ("naive_s", "naive_1blas_s", "cold_s", "cached_s"):
+        assert result[key] > 0
+    assert result["cold_speedup"] == pytest.approx(result["naive_s"] / result["cold_s"])
+    assert result["cached_speedup"] == pytest.approx(result["cold_s"] / result["cached_s"])
+    text = bench.format_report(result)
+    assert "clips/s" in text and "2 clips of synthetic GTZAN" in text
+    # the command line: --limit, --json; a bad --limit is refused
+    monkeypatch.setattr("helpers.datasets.load_gtzan", lambda flavour=None: table)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--limit", "2", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["clips"] == 2
+    with pytest.raises(SystemExit):
+        bench.main(["--limit", "0"])
