@@ -40,7 +40,9 @@ def import_tensorflow(quiet: bool = True):
     (oneDNN notices, "could not find CUDA drivers" on a CPU-only machine) before its own log level
     applies; in a notebook they land in the cell's output. With ``quiet=True`` the process's
     standard error is sent to ``/dev/null`` while TensorFlow loads and lists its devices, then
-    restored. Python exceptions are not affected. Call it before :func:`helpers.set_seed`.
+    restored. Python exceptions are not affected. TensorFlow's Python logger is set to ERROR
+    (no "retracing" notices when a chapter trains and predicts with many small models). Call it
+    before :func:`helpers.set_seed`.
 
     Returns
     -------
@@ -50,6 +52,8 @@ def import_tensorflow(quiet: bool = True):
     if not quiet or "tensorflow" in sys.modules:
         import tensorflow as tf
 
+        if quiet:
+            tf.get_logger().setLevel("ERROR")
         return tf
     sys.stderr.flush()
     saved = os.dup(2)
@@ -62,6 +66,7 @@ def import_tensorflow(quiet: bool = True):
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+    tf.get_logger().setLevel("ERROR")
     return tf
 
 
@@ -517,3 +522,34 @@ def train_and_evaluate(
         val_rows=val_rows,
         standardizer=standardizer,
     )
+
+
+def training_table(runs: dict) -> pd.DataFrame:
+    """Compare training runs by their validation numbers and timing — no test numbers.
+
+    Explained in chapter *A CNN on MFCCs*: this is the table to choose settings from (input
+    scaling, architecture variant, learning rate); the test tracks stay out of the choice.
+
+    Parameters
+    ----------
+    runs : dict
+        Name → :class:`Evaluation` or :class:`TrainResult`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: epochs run, best epoch, validation accuracy at the best epoch, median
+        seconds per epoch, total seconds.
+    """
+    rows = {}
+    for name, run in runs.items():
+        train = getattr(run, "train", run)
+        rows[name] = {
+            "epochs run": train.epochs_run,
+            "best epoch": train.best_epoch,
+            "validation accuracy": round(train.best_val_accuracy, 3),
+            "s / epoch": round(train.seconds_per_epoch, 2),
+            "total s": round(train.seconds, 1),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+

@@ -13,6 +13,7 @@ from helpers.training import (
     fit_standardizer,
     make_dataset,
     train_and_evaluate,
+    training_table,
     validation_tracks_split,
 )
 
@@ -202,6 +203,10 @@ def test_train_and_evaluate_scores_and_refuses_leaks():
     assert 0 <= result.track_vote_accuracy <= 1
     train = result.train
     assert train.best_val_accuracy == train.history["val_accuracy"][train.best_epoch - 1]
+    summary = training_table({"a": result, "b": train})
+    assert list(summary.index) == ["a", "b"]
+    assert summary.loc["a", "best epoch"] == train.best_epoch == summary.loc["b", "best epoch"]
+    assert summary.loc["a", "validation accuracy"] == round(train.best_val_accuracy, 3)
     row = result.as_result("cnn", "synthetic", "track 20 %", chapter="06")
     assert row["accuracy"] == result.accuracy and row["train_seconds"] == train.seconds
     assert 0 <= row["macro_f1"] <= 1
