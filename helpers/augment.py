@@ -295,7 +295,7 @@ def augmented_features(
     if jobs == 1:
         parts = [_augment_track(p, t, feature_config, n_copies, seed, config) for p, t in items]
     else:
-        parts = Parallel(n_jobs=jobs)(call(p, t, feature_config, n_copies, seed, config) for p, t in items)
+        parts = Parallel(n_jobs=jobs, backend="threading")(call(p, t, feature_config, n_copies, seed, config) for p, t in items)
     X = np.concatenate(parts).astype(np.float32)
     labels = np.repeat(table["label"].to_numpy(), n_copies)
     track_ids = np.repeat(table["track_id"].astype(str).to_numpy(), n_copies)

@@ -223,7 +223,7 @@ def extract_descriptors(
     if jobs == 1:
         rows = [_one_track(path, sr) for path in iterator]
     else:
-        rows = Parallel(n_jobs=jobs)(delayed(_one_track)(path, sr) for path in iterator)
+        rows = Parallel(n_jobs=jobs, backend="threading")(delayed(_one_track)(path, sr) for path in iterator)
     values = np.stack(rows).astype(np.float32)
     if cache_file is not None:
         tmp = cache_file.with_name(cache_file.stem + ".tmp.npz")

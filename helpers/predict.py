@@ -38,8 +38,6 @@ from pathlib import Path
 
 import numpy as np
 
-_T_IMPORT = time.perf_counter()
-
 REPO = Path(__file__).resolve().parent.parent
 #: The bundle the command uses unless ``--bundle`` says otherwise.
 DEFAULT_BUNDLE = REPO / "models" / "gtzan_cnn"
@@ -213,6 +211,30 @@ def _dense(x, weights, config):
     return _activation(config)(out)
 
 
+def _as_2d(config: dict, keys: tuple[str, ...]) -> dict:
+    """A 1-D layer's config as the equivalent 2-D one (width 1)."""
+    out = dict(config)
+    for key in keys:
+        if out.get(key) is not None:
+            out[key] = (int(np.ravel(out[key])[0]), 1)
+    if out.get("padding") == "causal":
+        raise NotImplementedError("causal padding")
+    return out
+
+
+def _conv1d(x, weights, config):
+    if tuple(np.ravel(config.get("dilation_rate", 1))) != (1,):
+        raise NotImplementedError("Conv1D with dilation")
+    weights = [weights[0][:, np.newaxis]] + list(weights[1:])  # (k, c, f) → (k, 1, c, f)
+    conv = _as_2d(config, ("kernel_size", "strides"))
+    conv["dilation_rate"] = (1, 1)
+    return _conv2d(x[:, :, np.newaxis], weights, conv)[:, :, 0]
+
+
+def _pool1d(x, config, reduce):
+    return _pool2d(x[:, :, np.newaxis], _as_2d(config, ("pool_size", "strides")), reduce)[:, :, 0]
+
+
 def _cropping1d(x, config):
     a, b = config["cropping"]
     return x[:, a : x.shape[1] - b]
@@ -229,6 +251,12 @@ def _apply(kind: str, config: dict, weights: list, inputs: list) -> np.ndarray:
         return x
     if kind == "Conv2D":
         return _conv2d(x, weights, config)
+    if kind == "Conv1D":
+        return _conv1d(x, weights, config)
+    if kind == "MaxPooling1D":
+        return _pool1d(x, config, "max")
+    if kind == "AveragePooling1D":
+        return _pool1d(x, config, "mean")
     if kind == "MaxPooling2D":
         return _pool2d(x, config, "max")
     if kind == "AveragePooling2D":
@@ -262,8 +290,8 @@ def _apply(kind: str, config: dict, weights: list, inputs: list) -> np.ndarray:
 class NumpyModel:
     """Run a saved ``.keras`` model in NumPy, without importing TensorFlow (chapter *Beyond*).
 
-    Supports ``Sequential`` and single-output functional models made of Conv2D, MaxPooling2D,
-    AveragePooling2D, BatchNormalization, Normalization, Dense, Dropout, Flatten, Reshape,
+    Supports ``Sequential`` and single-output functional models made of Conv1D/2D, MaxPooling1D/2D,
+    AveragePooling1D/2D, BatchNormalization, Normalization, Dense, Dropout, Flatten, Reshape,
     Cropping1D, Concatenate, Activation/ReLU/Softmax and global pooling layers (channels-last);
     anything else raises ``NotImplementedError`` when the file is opened, so callers can fall back
     to Keras.
@@ -372,7 +400,8 @@ class NumpyModel:
 
 
 _SUPPORTED = {"InputLayer", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-              "AlphaDropout", "ActivityRegularization", "Conv2D", "MaxPooling2D", "AveragePooling2D",
+              "AlphaDropout", "ActivityRegularization", "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D",
+              "AveragePooling1D", "AveragePooling2D",
               "BatchNormalization", "Normalization", "Dense", "Flatten", "Reshape", "Cropping1D", "Activation",
               "ReLU", "Softmax", "Concatenate", "GlobalAveragePooling2D", "GlobalAveragePooling1D",
               "GlobalMaxPooling2D", "GlobalMaxPooling1D"}
@@ -381,7 +410,7 @@ _SUPPORTED = {"InputLayer", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "
 def _apply_check(cls: str, config: dict) -> None:
     if cls not in _SUPPORTED:
         raise NotImplementedError(f"layer type {cls}")
-    if cls in ("Conv2D", "Dense", "Activation"):
+    if cls in ("Conv1D", "Conv2D", "Dense", "Activation"):
         _activation(config)
 
 
@@ -655,10 +684,10 @@ def main(argv=None) -> int:
                         help="'numpy' runs the network without TensorFlow (fast start); 'auto' falls back to Keras")
     parser.add_argument("--json", action="store_true", help="print one JSON object per file instead of text")
     parser.add_argument("--timing", action="store_true", help="print measured timings to stderr")
-    args = parser.parse_args(argv)
-    DataError = _data_error()
     started = _process_seconds()
     t_start = time.perf_counter()
+    args = parser.parse_args(argv)
+    DataError = _data_error()
     try:
         predictor = GenrePredictor(args.bundle, engine=args.engine)
     except (DataError, NotImplementedError) as error:
@@ -689,8 +718,7 @@ def main(argv=None) -> int:
                     line += f" ({started + elapsed:.2f} s since the process started)"
             print(line, file=sys.stderr)
     if args.timing:
-        startup = (f"timing: engine {predictor.engine}; bundle loaded in {predictor.load_seconds:.3f} s; "
-                   f"helpers.predict imported {t_start - _T_IMPORT:.3f} s before main()")
+        startup = f"timing: engine {predictor.engine}; bundle loaded in {predictor.load_seconds:.3f} s"
         if started is not None:
             startup += f"; process start to main() {started:.2f} s"
         total = _process_seconds()

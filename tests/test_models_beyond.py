@@ -74,10 +74,11 @@ def test_builders():
         build_fusion_model(inputs="three")
 
     mel = build_logmel_cnn()
-    assert mel.input_shape == (None, 259, 128, 1) and mel.output_shape == (None, 10)
-    pools = [layer.output.shape[1:3] for layer in mel.layers if isinstance(layer, keras.layers.MaxPooling2D)]
-    assert [tuple(p) for p in pools] == [(130, 32), (65, 8), (33, 4)]
+    assert mel.input_shape == (None, 259, 128) and mel.output_shape == (None, 10)
+    pools = [layer.output.shape[1:] for layer in mel.layers if isinstance(layer, keras.layers.MaxPooling1D)]
+    assert [tuple(p) for p in pools] == [(130, 64), (65, 64), (33, 64)]
+    assert build_logmel_cnn(input_shape=(259, 96, 1)).input_shape == (None, 259, 96)
     with pytest.raises(DataError):
-        build_logmel_cnn(input_shape=(259, 128))
+        build_logmel_cnn(input_shape=(259, 128, 2))
     mlp = build_descriptor_mlp(38, n_classes=4)
     assert mlp.input_shape == (None, 38) and mlp.output_shape == (None, 4)
