@@ -63,11 +63,19 @@ def _stats(values, name: str):
     return array.tolist()
 
 
+def _public_mode(path) -> None:
+    """Give a temporary file the permissions of a normally created one (mkstemp makes it private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        _public_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -136,6 +144,7 @@ def save_bundle(path_stem, model, feature_config, mean, std, genres, metadata: d
     os.close(fd)
     try:
         model.save(tmp)
+        _public_mode(tmp)
         os.replace(tmp, keras_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

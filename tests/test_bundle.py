@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,10 @@ def test_round_trip_gives_equal_predictions_and_metadata(tmp_path):
     model, (keras_path, json_path) = _save(tmp_path)
     assert keras_path.name == "net.keras" and json_path.name == "net.json"
     assert sorted(p.name for p in keras_path.parent.iterdir()) == ["net.json", "net.keras"]  # no temp files
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (keras_path, json_path):  # readable like any other file, not private like a temp file
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     loaded, info = load_bundle(tmp_path / "models" / "net")
     X = np.random.default_rng(0).normal(size=(4, 6, 13, 1)).astype("float32")
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), rtol=1e-6)
