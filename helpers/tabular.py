@@ -457,9 +457,10 @@ def tune_hist_gradient_boosting(x_fit, y_fit, x_val, y_val, grid: Mapping[str, S
     grid = dict(HGB_GRID if grid is None else grid)
     if not grid:
         raise ValueError("the grid is empty")
-    rows = []
+    rows, candidates = [], []
     for values in itertools.product(*grid.values()):
         params = dict(zip(grid, values, strict=True))
+        candidates.append(params)
         model = HistGradientBoostingClassifier(max_iter=1000, early_stopping=True, n_iter_no_change=20,
                                                random_state=seed, **params)
         start = time.perf_counter()
@@ -467,10 +468,9 @@ def tune_hist_gradient_boosting(x_fit, y_fit, x_val, y_val, grid: Mapping[str, S
         seconds = time.perf_counter() - start
         accuracy = float(accuracy_score(y_val, model.predict(x_val)))
         rows.append({**params, "n_trees": int(model.n_iter_), "val_accuracy": accuracy, "seconds": seconds})
+    best = max(range(len(rows)), key=lambda i: rows[i]["val_accuracy"])  # first of equals
+    best_params = {**candidates[best], "max_iter": rows[best]["n_trees"]}
     scores = pd.DataFrame(rows).sort_values("val_accuracy", ascending=False, kind="stable").reset_index(drop=True)
-    best = scores.iloc[0]
-    best_params = {key: best[key].item() if hasattr(best[key], "item") else best[key] for key in grid}
-    best_params["max_iter"] = int(best["n_trees"])
     return best_params, scores
 
 

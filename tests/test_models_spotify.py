@@ -43,6 +43,7 @@ def test_builders_output_six_classes_and_train(tiny, name, build, sequence, posi
     probabilities = model.predict(inputs[:5], verbose=0)
     assert probabilities.shape == (5, 6)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-4)
+    np.testing.assert_array_equal(spotify.predict_classes(model, inputs[:5]), probabilities.argmax(axis=1))
 
 
 def test_dense_can_fit_a_learnable_signal():
@@ -54,6 +55,7 @@ def test_dense_can_fit_a_learnable_signal():
     model = spotify.build_dense(12, hidden=(32,), dropout=0, learning_rate=1e-2)
     history, _ = spotify.fit_model(model, x, one_hot(labels), epochs=30, batch_size=64, patience=None)
     assert history.history["accuracy"][-1] > 0.8
+    assert (spotify.predict_classes(model, x) == labels).mean() > 0.8
 
 
 def test_early_stopping_restores_and_stops(tiny):

@@ -171,6 +171,7 @@ def test_tuning_uses_validation_and_returns_refit_params():
     assert len(scores) == 2
     assert scores["val_accuracy"].is_monotonic_decreasing
     assert best["max_leaf_nodes"] == scores.loc[0, "max_leaf_nodes"]
+    assert isinstance(best["max_leaf_nodes"], int) and isinstance(best["max_iter"], int)
     assert best["max_iter"] == scores.loc[0, "n_trees"] >= 1
     with pytest.raises(ValueError):
         tune_hist_gradient_boosting(x[fit], y[fit], x[val], y[val], grid={})

@@ -8,7 +8,8 @@ accuracy) whose output has shape ``(None, n_classes)``. The dense network reads 
 :func:`helpers.tabular.as_sequence`. :func:`fit_model` trains quietly with optional early stopping
 on a validation part (taken from the training rows) and times the training.
 
-Only chapter 1 imports this module, so Keras is imported at the top.
+Only chapter 1 imports this module, so Keras is imported at the top (quietly: TensorFlow's C++
+start-up notices are kept out of notebook outputs by :func:`helpers.training.import_tensorflow`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import keras
-from keras import layers
-
 from helpers.config import SPOTIFY_GENRES
+from helpers.training import import_tensorflow
+
+import_tensorflow()
+
+import keras  # noqa: E402  (after the quiet TensorFlow import)
+from keras import layers  # noqa: E402
 
 N_CLASSES = len(SPOTIFY_GENRES)
 
@@ -204,13 +208,44 @@ def fit_model(model: keras.Model, x, y, validation_data=None, epochs: int = 60, 
     seconds : float
         Training wall time.
     """
+    import tensorflow as tf
+
     callbacks = []
     if patience is not None:
         if validation_data is None:
             raise ValueError("early stopping (patience) needs validation_data")
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                        restore_best_weights=True))
+    # A tf.data pipeline rather than NumPy arrays: the same shuffled batches, and (with the
+    # deterministic ops that set_seed enables) no C++ notice from Keras' array adapter.
+    data = (tf.data.Dataset.from_tensor_slices((x, y)).cache()
+            .shuffle(len(x), reshuffle_each_iteration=True).batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    if validation_data is not None:
+        validation_data = tf.data.Dataset.from_tensor_slices(tuple(validation_data)).batch(1024).cache()
     start = time.perf_counter()
-    history = model.fit(x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
-                        callbacks=callbacks, verbose=0)
+    history = model.fit(data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
+                        shuffle=False, verbose=0)  # the pipeline shuffles
     return history, time.perf_counter() - start
+
+
+def predict_classes(model: keras.Model, x, batch_size: int = 1024):
+    """Return the most probable class index for each row (quietly, through ``tf.data``).
+
+    Explained in chapter *The Spotify baseline*.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A trained classifier with a softmax output.
+    x : array-like
+        Inputs of the shape the model expects.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer class indices, shape ``(len(x),)``.
+    """
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+    return model.predict(data, verbose=0).argmax(axis=1)
