@@ -8,15 +8,33 @@ under :func:`helpers.config.data_home` → download (pooch, pinned URL and hash)
 (synthetic data, announced with a printed notice).
 """
 
+import importlib
+
 from helpers.datasets.errors import DataError
-from helpers.datasets.gtzan import gtzan_table, load_gtzan
-from helpers.datasets.splits import (
-    filtered_split,
-    load_filtered_split,
-    track_folds,
-    track_train_test_split,
-)
-from helpers.datasets.spotify import AUDIO_FEATURES, load_spotify
+
+# Loaders are imported on first use (PEP 562), so that `from helpers.datasets import DataError`
+# (as the predict command does) does not pay for pandas and scikit-learn.
+_LAZY = {
+    "gtzan_table": "helpers.datasets.gtzan",
+    "load_gtzan": "helpers.datasets.gtzan",
+    "filtered_split": "helpers.datasets.splits",
+    "load_filtered_split": "helpers.datasets.splits",
+    "track_folds": "helpers.datasets.splits",
+    "track_train_test_split": "helpers.datasets.splits",
+    "AUDIO_FEATURES": "helpers.datasets.spotify",
+    "load_spotify": "helpers.datasets.spotify",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'helpers.datasets' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
+
 
 __all__ = [
     "AUDIO_FEATURES",
