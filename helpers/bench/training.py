@@ -168,6 +168,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.samples < 1 or args.val_samples < 1 or args.batch < 1 or args.frames < 1:
         parser.error("--epochs, --samples, --val-samples, --batch and --frames must be positive")
+    # Keras' NumPy adapter makes TensorFlow log harmless C++ "unknown attribute" errors: keep them out.
+    if "tensorflow" not in sys.modules:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     start = time.perf_counter()
     result = run_benchmark(args.models, epochs=args.epochs, samples=args.samples, val_samples=args.val_samples,
                            frames=args.frames, batch_size=args.batch)
