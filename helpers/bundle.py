@@ -153,6 +153,51 @@ def save_bundle(path_stem, model, feature_config, mean, std, genres, metadata: d
     return keras_path, json_path
 
 
+def read_bundle_info(path_stem) -> dict:
+    """Read and check a bundle's JSON description without loading the network.
+
+    Explained in chapter *Evaluation*; the predict command of chapter *Beyond* uses it to run the
+    network without TensorFlow.
+
+    Parameters
+    ----------
+    path_stem : path
+        The stem (``models/gtzan_cnn``) or either file of the bundle.
+
+    Returns
+    -------
+    dict
+        The JSON contents (see :func:`save_bundle`) with ``mean``/``std`` added as float32 arrays
+        (or ``None``) and ``keras_path`` (the model file, checked to exist).
+
+    Raises
+    ------
+    DataError
+        If a file is missing or the description is not a valid bundle, naming the file.
+    """
+    _, json_path = bundle_paths(path_stem)
+    if not json_path.is_file():
+        raise DataError(f"model bundle description {json_path} is missing (train and save the model first)")
+    try:
+        info = json.loads(json_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"model bundle description {json_path} is not valid JSON: {error}") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise DataError(f"{json_path} is not a {FORMAT} description")
+    missing = [key for key in _REQUIRED_KEYS if key not in info]
+    if missing:
+        raise DataError(f"model bundle description {json_path} lacks {missing}")
+    if info["format_version"] > FORMAT_VERSION:
+        raise DataError(f"{json_path} has bundle format {info['format_version']}; this code reads up to {FORMAT_VERSION}")
+    info["keras_path"] = json_path.with_name(info["model_file"])
+    if not info["keras_path"].is_file():
+        raise DataError(f"model file {info['keras_path']} (named in {json_path}) is missing")
+    stats = info["standardization"]
+    info["mean"] = None if stats is None else np.asarray(stats["mean"], dtype=np.float32)
+    info["std"] = None if stats is None else np.asarray(stats["std"], dtype=np.float32)
+    return info
+
+
 def load_bundle(path_stem):
     """Load a bundle written by :func:`save_bundle`.
 
@@ -178,23 +223,8 @@ def load_bundle(path_stem):
     """
     import keras
 
-    keras_path, json_path = bundle_paths(path_stem)
-    if not json_path.is_file():
-        raise DataError(f"model bundle description {json_path} is missing")
-    try:
-        info = json.loads(json_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(f"model bundle description {json_path} is not valid JSON: {error}") from None
-    if not isinstance(info, dict) or info.get("format") != FORMAT:
-        raise DataError(f"{json_path} is not a {FORMAT} description")
-    missing = [key for key in _REQUIRED_KEYS if key not in info]
-    if missing:
-        raise DataError(f"model bundle description {json_path} lacks {missing}")
-    if info["format_version"] > FORMAT_VERSION:
-        raise DataError(f"{json_path} has bundle format {info['format_version']}; this code reads up to {FORMAT_VERSION}")
-    keras_path = json_path.with_name(info["model_file"])
-    if not keras_path.is_file():
-        raise DataError(f"model file {keras_path} (named in {json_path}) is missing")
+    info = read_bundle_info(path_stem)
+    keras_path, json_path = info["keras_path"], bundle_paths(path_stem)[1]
     try:
         model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises ValueError, OSError, zipfile errors... for bad files
@@ -203,7 +233,4 @@ def load_bundle(path_stem):
         raise DataError(
             f"{keras_path} has {model.output_shape[-1]} outputs but {json_path} names {len(info['genres'])} genres"
         )
-    stats = info["standardization"]
-    info["mean"] = None if stats is None else np.asarray(stats["mean"], dtype=np.float32)
-    info["std"] = None if stats is None else np.asarray(stats["std"], dtype=np.float32)
     return model, info

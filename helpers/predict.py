@@ -474,44 +474,13 @@ class Prediction:
 
 
 def read_bundle_info(path_stem) -> dict:
-    """Read and check a bundle's JSON description without loading the network (chapter *Beyond*).
+    """Read and check a bundle's description without loading the network (chapter *Beyond*).
 
-    Returns
-    -------
-    dict
-        The JSON contents (see :func:`helpers.bundle.save_bundle`) with ``mean``/``std`` added as
-        float32 arrays (or None) and ``keras_path``.
-
-    Raises
-    ------
-    DataError
-        If a file is missing or the description is not a valid bundle, naming the file.
+    See :func:`helpers.bundle.read_bundle_info`; imported lazily so the command starts fast.
     """
     from helpers import bundle
 
-    DataError = _data_error()
-    keras_path, json_path = bundle.bundle_paths(path_stem)
-    if not json_path.is_file():
-        raise DataError(f"model bundle description {json_path} is missing (train and save the model first)")
-    try:
-        info = json.loads(json_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(f"model bundle description {json_path} is not valid JSON: {error}") from None
-    if not isinstance(info, dict) or info.get("format") != bundle.FORMAT:
-        raise DataError(f"{json_path} is not a {bundle.FORMAT} description")
-    missing = [key for key in ("format_version", "model_file", "feature_config", "standardization", "genres")
-               if key not in info]
-    if missing:
-        raise DataError(f"model bundle description {json_path} lacks {missing}")
-    if info["format_version"] > bundle.FORMAT_VERSION:
-        raise DataError(f"{json_path} has bundle format {info['format_version']}; this code reads up to {bundle.FORMAT_VERSION}")
-    info["keras_path"] = json_path.with_name(info["model_file"])
-    if not info["keras_path"].is_file():
-        raise DataError(f"model file {info['keras_path']} (named in {json_path}) is missing")
-    stats = info["standardization"]
-    info["mean"] = None if stats is None else np.asarray(stats["mean"], dtype=np.float32)
-    info["std"] = None if stats is None else np.asarray(stats["std"], dtype=np.float32)
-    return info
+    return bundle.read_bundle_info(path_stem)
 
 
 class GenrePredictor:
