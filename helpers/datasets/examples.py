@@ -1,0 +1,90 @@
+"""librosa's example recordings, with a labelled offline stand-in.
+
+Explained in chapter *Sound and sampling* (``chapters/02_sound_and_sampling.ipynb``); used again in
+chapters *Spectrograms and MFCCs* and *Beyond*.
+
+``librosa.ex(name)`` downloads a recording once with pooch (or finds it in ``$LIBROSA_DATA_DIR``).
+On a machine without network and without that folder it cannot, so :func:`example_recording`
+falls back to a synthetic stand-in, written once under :func:`helpers.config.data_home` and
+announced with a printed notice — the chapter still runs, and says its sound is not the recording.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from helpers.config import SAMPLE_RATE, data_home
+
+#: Which synthetic genre stands in for each example when offline (rough character of the recording).
+STAND_IN_GENRE = {
+    "trumpet": "jazz",
+    "brahms": "classical",
+    "nutcracker": "classical",
+    "vibeace": "jazz",
+    "fishin": "country",
+    "humpback": "classical",
+    "libri1": "hiphop",
+    "libri2": "hiphop",
+    "libri3": "hiphop",
+}
+
+#: Length of each stand-in in seconds (close to the real recording's, capped at 30 s).
+STAND_IN_SECONDS = {"trumpet": 5.3, "libri1": 14.0, "libri2": 10.0, "libri3": 12.0}
+
+
+def example_recording(name: str) -> str:
+    """Return the path of librosa's example ``name``, or of a labelled synthetic stand-in offline.
+
+    Explained in chapter *Sound and sampling*.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``librosa.util.list_examples()`` (the book uses the CC-BY and public-domain ones:
+        trumpet, brahms, nutcracker, vibeace, fishin, humpback, libri1–3).
+
+    Returns
+    -------
+    str
+        A path that ``librosa.load`` reads.
+
+    Raises
+    ------
+    librosa.util.exceptions.ParameterError
+        If ``name`` is not one of librosa's examples.
+    """
+    import librosa
+
+    try:
+        return librosa.ex(name)
+    except OSError as error:  # pooch/requests: no network, DNS failure, refused connection
+        if name not in STAND_IN_GENRE:
+            raise
+        path = _stand_in(name)
+        print(
+            f"NOTICE: librosa's example {name!r} could not be downloaded ({type(error).__name__}).\n"
+            f"        Using a SYNTHETIC stand-in ({path.name}): what you see and hear below is not the recording.\n"
+            "        Set LIBROSA_DATA_DIR to a folder holding librosa's examples to use the real ones."
+        )
+        return str(path)
+
+
+def _stand_in(name: str) -> Path:
+    """Write (once, atomically) and return the synthetic stand-in for ``name``."""
+    import soundfile as sf
+
+    from helpers import synth
+
+    folder = data_home() / "librosa_stand_ins"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.wav"
+    if not path.is_file():
+        seed = sum(map(ord, name))
+        y = synth.synth_clip(STAND_IN_GENRE[name], seconds=STAND_IN_SECONDS.get(name, 30.0),
+                             rng=np.random.default_rng(seed))
+        tmp = path.with_suffix(".tmp.wav")
+        sf.write(tmp, y, SAMPLE_RATE, subtype="PCM_16")
+        tmp.replace(path)
+    return path
