@@ -111,3 +111,26 @@ def test_quantize():
 def test_bad_input(call, match):
     with pytest.raises(DataError, match=match):
         call()
+
+
+def test_audio_player_embeds_small_mp3():
+    from helpers.signals import audio_player, sine
+
+    y = sine(440.0, 3.0, 22050)
+    player = audio_player(y, 22050, seconds=2.0)
+    html = player._repr_html_()
+    assert player.mimetype == "audio/mpeg"
+    assert "audio/mpeg" in html
+    # 2 s of 16-bit WAV would be ~88 kB (~118 kB as base64); the MP3 is far smaller
+    assert len(html) < 30_000
+
+
+def test_audio_player_rejects_stereo():
+    import numpy as np
+    import pytest
+
+    from helpers.datasets import DataError
+    from helpers.signals import audio_player
+
+    with pytest.raises(DataError, match="mono"):
+        audio_player(np.zeros((2, 100)), 22050)
