@@ -14,11 +14,6 @@ import os as _os
 # Keep TensorFlow's C++ start-up chatter out of notebook outputs (set before TF is imported).
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import warnings as _warnings
-
-# tqdm.auto (used by pooch and joblib progress) warns when ipywidgets is absent; its text bar is what we want.
-_warnings.filterwarnings("ignore", message="IProgress not found")
-
 from helpers.config import GENRES, SPOTIFY_GENRES, data_home, set_seed  # noqa: E402
 
 __all__ = ["GENRES", "SPOTIFY_GENRES", "data_home", "set_seed"]
