@@ -21,6 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,7 @@ import pandas as pd
 from helpers.config import DEFAULT_SEED, set_seed
 from helpers.datasets.errors import DataError
 from helpers.datasets.splits import track_train_test_split
+from helpers.precision import dtype_policy
 
 # --------------------------------------------------------------------------- TensorFlow
 
@@ -55,19 +57,33 @@ def import_tensorflow(quiet: bool = True):
         if quiet:
             tf.get_logger().setLevel("ERROR")
         return tf
+    with native_stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+@contextmanager
+def native_stderr_silenced():
+    """Send the process's standard error (file descriptor 2) to ``/dev/null`` inside the block.
+
+    Explained in chapter *A CNN on MFCCs*. TensorFlow's C++ core writes some harmless lines
+    straight to the process's standard error — at start-up, and when Keras converts NumPy arrays
+    ("NodeDef mentions attribute ... Unknown attributes will be ignored") — where a notebook shows
+    them in the cell's output. Python exceptions still propagate normally.
+    """
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()
+            yield
     finally:
+        sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
-    tf.get_logger().setLevel("ERROR")
-    return tf
 
 
 # --------------------------------------------------------------------------- standardization
@@ -455,6 +471,7 @@ def train_and_evaluate(
     standardize: bool = True,
     val_fraction: float = 0.2,
     seed: int = DEFAULT_SEED,
+    precision: str | None = None,
     **fit_kwargs,
 ) -> Evaluation:
     """Train a freshly built model on some rows of a FeatureSet and score it on others.
@@ -479,6 +496,9 @@ def train_and_evaluate(
     val_fraction : float
         Fraction of training tracks for early stopping.
     seed : int
+    precision : {'auto', 'float32', 'mixed_bfloat16', 'mixed_float16'}, optional
+        Dtype policy the model is built under (:func:`helpers.precision.dtype_policy`); None means
+        ``'float32'``, ``'auto'`` mixed precision where the processor computes 16-bit floats natively.
     **fit_kwargs
         Passed to :func:`fit_model` (``epochs``, ``batch_size``, ``learning_rate``, ``patience``, ``jit_compile``).
 
@@ -503,7 +523,8 @@ def train_and_evaluate(
 
     keras.backend.clear_session()  # forget earlier models' graphs (memory, layer names)
     set_seed(seed, with_tensorflow=True)
-    model = build()
+    with dtype_policy(precision):
+        model = build()
     result = fit_model(model, X[fit_rows], y[fit_rows], X[val_rows], y[val_rows], seed=seed, **fit_kwargs)
     probabilities = predict_proba(model, X[test_rows])
     y_true = y[test_rows]

@@ -128,7 +128,7 @@ def build_fusion_model(
     b = layers.Dense(descriptor_units, activation="relu")(b)
     x = layers.Concatenate()([a, b])
     x = layers.Dropout(dropout)(x)
-    out = layers.Dense(int(n_classes), activation="softmax")(x)
+    out = layers.Dense(int(n_classes), activation="softmax", dtype="float32")(x)
     return keras.Model(model_inputs, out, name="fusion_cnn")
 
 
@@ -155,7 +155,7 @@ def build_descriptor_mlp(n_descriptors: int = 38, n_classes: int = 10, units: in
             layers.Normalization(name=DESCRIPTOR_NORM),
             layers.Dense(units, activation="relu"),
             layers.Dropout(dropout),
-            layers.Dense(int(n_classes), activation="softmax"),
+            layers.Dense(int(n_classes), activation="softmax", dtype="float32"),
         ],
         name="descriptor_mlp",
     )
@@ -211,7 +211,7 @@ def build_logmel_cnn(
         model.add(layers.MaxPooling1D(2, padding="same"))
     model.add(layers.GlobalAveragePooling1D())
     model.add(layers.Dropout(dropout))
-    model.add(layers.Dense(int(n_classes), activation="softmax"))
+    model.add(layers.Dense(int(n_classes), activation="softmax", dtype="float32"))  # full-precision softmax under mixed precision
     return model
 
 

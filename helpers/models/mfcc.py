@@ -118,7 +118,7 @@ def build_report_cnn(
     model.add(layers.Flatten())
     model.add(layers.Dense(64, activation="relu"))
     model.add(layers.Dropout(0.3))
-    model.add(layers.Dense(int(n_classes), activation="softmax"))
+    model.add(layers.Dense(int(n_classes), activation="softmax", dtype="float32"))  # full-precision softmax under mixed precision
     return model
 
 
@@ -168,7 +168,7 @@ def build_report_lstm(
     model.add(recurrent(units))
     model.add(layers.Dense(64, activation="relu"))
     model.add(layers.Dropout(0.3))
-    model.add(layers.Dense(int(n_classes), activation="softmax"))
+    model.add(layers.Dense(int(n_classes), activation="softmax", dtype="float32"))  # full-precision softmax under mixed precision
     return model
 
 

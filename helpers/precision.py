@@ -1,0 +1,150 @@
+"""Mixed precision: train in 16-bit floats where the processor computes them natively.
+
+Explained in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``, section "Training faster") and
+used by the training benchmark (``python -m helpers.bench training``).
+
+A Keras *dtype policy* says in which float type a layer computes and in which it keeps its
+weights. ``'mixed_bfloat16'`` and ``'mixed_float16'`` compute in 16 bits but keep the weights (and
+the optimizer's updates) in 32 bits, so training stays as accurate as in ``'float32'`` while the
+convolutions move half the bytes. Whether that is faster depends on the processor:
+
+- an NVIDIA GPU with tensor cores (compute capability 7.0 or newer: T4, V100, A100, H100, the
+  Colab GPUs) computes ``float16`` natively → ``'mixed_float16'`` (Keras adds loss scaling);
+- a CPU with native ``bfloat16`` instructions (``avx512_bf16`` or ``amx_bf16``: recent AMD EPYC and
+  Intel Xeon processors) → ``'mixed_bfloat16'``;
+- anything else emulates 16-bit floats and gets *slower* → ``'float32'``.
+
+The architecture does not change: the same layers, the same number of weights, stored in
+``float32``. Only the arithmetic inside the layers is rounded to 16 bits. The networks' last layer
+is built with ``dtype='float32'``, so the softmax and the loss are computed in full precision.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+#: Dtype policies :func:`dtype_policy` accepts besides ``'auto'``.
+POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
+#: CPU flags (Linux ``/proc/cpuinfo``) of native bfloat16 arithmetic.
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_has_native_bfloat16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Whether the CPU computes ``bfloat16`` natively (chapter *A CNN on MFCCs*).
+
+    Parameters
+    ----------
+    cpuinfo : str or Path
+        Linux's CPU description; on other systems (no such file) the answer is False.
+
+    Returns
+    -------
+    bool
+        True if a ``flags`` line lists one of :data:`BF16_CPU_FLAGS`.
+    """
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags" and set(value.split()) & set(BF16_CPU_FLAGS):
+            return True
+    return False
+
+
+def _gpu_compute_capabilities() -> list[tuple[int, int]]:
+    """Compute capabilities of the visible NVIDIA GPUs (empty without TensorFlow GPUs)."""
+    if "tensorflow" not in sys.modules:
+        return []
+    import tensorflow as tf
+
+    found = []
+    for device in tf.config.list_physical_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(device).get("compute_capability")
+        if capability:
+            found.append(tuple(int(c) for c in capability))
+    return found
+
+
+def fast_dtype_policy(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The Keras dtype policy that trains fastest here without losing accuracy.
+
+    Explained in chapter *A CNN on MFCCs*: ``'mixed_float16'`` on an NVIDIA GPU with compute
+    capability 7.0 or newer, ``'mixed_bfloat16'`` on a CPU with native bfloat16 (see
+    :func:`cpu_has_native_bfloat16`), otherwise ``'float32'``. The GPUs are looked up only when
+    TensorFlow is already imported.
+
+    Returns
+    -------
+    str
+        One of :data:`POLICIES`.
+    """
+    capabilities = _gpu_compute_capabilities()
+    if capabilities:
+        return "mixed_float16" if min(capabilities) >= (7, 0) else "float32"
+    return "mixed_bfloat16" if cpu_has_native_bfloat16(cpuinfo) else "float32"
+
+
+def resolve_policy(policy: str | None) -> str:
+    """``'auto'`` → :func:`fast_dtype_policy`; None → ``'float32'``; a known policy → itself.
+
+    Explained in chapter *A CNN on MFCCs*.
+
+    Raises
+    ------
+    ValueError
+        For a policy not in :data:`POLICIES` (nor ``'auto'``/None).
+    """
+    if policy is None:
+        return "float32"
+    if policy == "auto":
+        return fast_dtype_policy()
+    if policy not in POLICIES:
+        raise ValueError(f"unknown precision {policy!r}; choose 'auto' or one of {POLICIES}")
+    return policy
+
+
+@contextmanager
+def dtype_policy(policy: str | None = "auto"):
+    """Build models under a Keras dtype policy, restoring the previous policy afterwards.
+
+    Explained in chapter *A CNN on MFCCs*::
+
+        with dtype_policy("auto") as used:
+            model = build_report_cnn()   # layers compute in 16 bits where that is fast
+        print(used)                      # e.g. 'mixed_bfloat16'
+
+    The policy is read by layers when they are *created*, so build the model inside the block;
+    training and prediction can happen outside it. (``keras.backend.clear_session()`` also resets
+    Keras' global policy, which is why the book sets it per model and not once per chapter.)
+
+    Parameters
+    ----------
+    policy : {'auto', 'float32', 'mixed_bfloat16', 'mixed_float16'} or None
+        See :func:`resolve_policy`.
+
+    Yields
+    ------
+    str
+        The policy in force inside the block.
+    """
+    import keras
+
+    name = resolve_policy(policy)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield name
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def model_policy(model) -> str:
+    """The dtype policy a Keras model's layers compute with (chapter *A CNN on MFCCs*)."""
+    names = {layer.dtype_policy.name for layer in model.layers if layer.weights}
+    mixed = sorted(n for n in names if n.startswith("mixed"))
+    return mixed[0] if mixed else "float32"
