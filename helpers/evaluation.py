@@ -355,6 +355,9 @@ class SplitResult:
         Probabilities of the test rows, in the order of ``test_rows``.
     standardizer : (mean, std) or None
         The per-coefficient statistics applied (from the fit rows), if any.
+    val_probabilities : numpy.ndarray or None
+        Probabilities of the validation rows, in the order of ``val_rows`` (what
+        :func:`average_cv` needs to choose a combination of models without the test rows).
     """
 
     model: object
@@ -362,6 +365,7 @@ class SplitResult:
     history: dict
     test_probabilities: np.ndarray
     standardizer: tuple | None = None
+    val_probabilities: np.ndarray | None = None
 
 
 def train_and_score(
@@ -379,6 +383,7 @@ def train_and_score(
     seed: int = DEFAULT_SEED,
     fit_fn: Callable | None = None,
     allow_shared_tracks: bool = False,
+    precision: str | None = None,
 ) -> SplitResult:
     """Build a fresh model, train it on ``fit_rows`` (early stopping on ``val_rows``), score ``test_rows``.
 
@@ -406,6 +411,9 @@ def train_and_score(
     allow_shared_tracks : bool
         Only for demonstrating the report's leaky split: allow test tracks that also appear in the
         fit or validation rows (their number is recorded as ``shared_tracks``).
+    precision : {'auto', 'float32', 'mixed_bfloat16', 'mixed_float16'}, optional
+        Dtype policy the model is built under (:func:`helpers.precision.dtype_policy`, chapter
+        *A CNN on MFCCs*); None means ``'float32'``.
 
     Returns
     -------
@@ -445,7 +453,13 @@ def train_and_score(
 
         keras.backend.clear_session()  # keep memory and layer names from growing over many folds
     set_seed(seed, with_tensorflow="tensorflow" in sys.modules)
-    model = build_fn()
+    if precision is None:
+        model = build_fn()
+    else:
+        from helpers.precision import dtype_policy
+
+        with dtype_policy(precision):
+            model = build_fn()
     X_fit, X_val, X_test = (_with_channel(model, a) for a in (X_fit, X_val, X_test))
     start = time.perf_counter()
     result = fit_fn(model, X_fit, labels[fit_rows], X_val, labels[val_rows], epochs=epochs,
@@ -474,7 +488,7 @@ def train_and_score(
         "best_epoch": getattr(result, "best_epoch", nan),
         "seconds": float(getattr(result, "seconds", elapsed)),
     }
-    return SplitResult(trained, record, dict(getattr(result, "history", {}) or {}), test_probs, stats)
+    return SplitResult(trained, record, dict(getattr(result, "history", {}) or {}), test_probs, stats, val_probs)
 
 
 @dataclass
@@ -496,6 +510,10 @@ class CVResult:
     genres : tuple of str
     histories : list of dict
         The training history of every fold.
+    fold_rows : list of (val_rows, test_rows)
+        The inner validation rows and the test rows of every fold.
+    fold_probabilities : list of (val_probabilities, test_probabilities)
+        The model's probabilities for those rows (for :func:`average_cv`).
     """
 
     folds: pd.DataFrame
@@ -504,6 +522,8 @@ class CVResult:
     track_ids: np.ndarray
     genres: tuple = field(default=())
     histories: list = field(default_factory=list)
+    fold_rows: list = field(default_factory=list)
+    fold_probabilities: list = field(default_factory=list)
 
     def summary(self, name: str = "") -> dict:
         """Mean and sample standard deviation over folds of the test and validation accuracies."""
@@ -586,7 +606,7 @@ def cross_validate(
         Label of the progress bar.
     **train_kwargs
         Passed to :func:`train_and_score`: ``epochs``, ``batch_size``, ``learning_rate``,
-        ``patience``, ``standardize``, ``fit_fn``.
+        ``patience``, ``standardize``, ``fit_fn``, ``precision``.
 
     Returns
     -------
@@ -607,6 +627,8 @@ def cross_validate(
 
     probabilities: list[np.ndarray] = []
     histories: list[dict] = []
+    fold_rows: list[tuple] = []
+    fold_probabilities: list[tuple] = []
     covered = np.zeros(len(labels), dtype=bool)
     records = []
     iterator = enumerate(folds)
@@ -631,5 +653,73 @@ def cross_validate(
                                  seed=seed + index, **train_kwargs)
         probabilities[-1][test_rows] = result.test_probabilities
         histories.append(result.history)
+        fold_rows.append((np.asarray(val_rows), np.asarray(test_rows)))
+        fold_probabilities.append((result.val_probabilities, result.test_probabilities))
         records.append({"repeat": len(probabilities) - 1, "fold": index, **result.record})
-    return CVResult(pd.DataFrame(records), np.stack(probabilities), labels, track_ids, genres, histories)
+    return CVResult(pd.DataFrame(records), np.stack(probabilities), labels, track_ids, genres, histories,
+                    fold_rows, fold_probabilities)
+
+
+def average_cv(results: Sequence[CVResult], weights: Sequence[float] | None = None) -> CVResult:
+    """Late fusion of cross-validated models: average their probabilities fold by fold.
+
+    Explained in chapter *Evaluation*. The models must have been cross-validated on the same folds
+    with the same seed (hence the same inner validation tracks). The averaged probabilities are
+    scored exactly like one model's: on the inner validation tracks (``val_…`` columns, the numbers
+    to choose by) and on the test folds. No weight is fitted: with ``weights=None`` every model
+    counts equally, so the combination itself is not tuned on anything.
+
+    Parameters
+    ----------
+    results : sequence of CVResult
+        At least two results of :func:`cross_validate` on the same folds.
+    weights : sequence of float, optional
+        Non-negative weights, one per result (normalised to sum 1).
+
+    Returns
+    -------
+    CVResult
+        With the fused fold scores; ``seconds`` is the sum of the members' training times,
+        ``epochs_run`` and ``best_epoch`` are NaN, and ``histories`` is empty.
+
+    Raises
+    ------
+    DataError
+        If the results were not computed on the same folds and validation rows.
+    """
+    results = list(results)
+    if len(results) < 2:
+        raise ValueError("average_cv needs at least two cross-validation results")
+    if weights is None:
+        weights = np.full(len(results), 1.0 / len(results))
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != (len(results),) or np.any(weights < 0) or weights.sum() <= 0:
+        raise ValueError(f"weights must be {len(results)} non-negative numbers with a positive sum")
+    weights = weights / weights.sum()
+    first = results[0]
+    for other in results[1:]:
+        if (len(other.fold_rows) != len(first.fold_rows) or not np.array_equal(other.track_ids, first.track_ids)
+                or any(not (np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]))
+                       for a, b in zip(first.fold_rows, other.fold_rows, strict=True))):
+            raise DataError("average_cv: the results were not computed on the same folds and validation rows")
+    labels, track_ids = first.labels, first.track_ids
+    records, fold_probabilities = [], []
+    for index, (val_rows, test_rows) in enumerate(first.fold_rows):
+        val_probs = sum(w * r.fold_probabilities[index][0] for w, r in zip(weights, results, strict=True))
+        test_probs = sum(w * r.fold_probabilities[index][1] for w, r in zip(weights, results, strict=True))
+        fold_probabilities.append((val_probs, test_probs))
+        record = first.folds.iloc[index][["repeat", "fold", "train_tracks", "val_tracks", "test_tracks",
+                                          "shared_tracks"]].to_dict()
+        record.update({
+            "segment_accuracy": segment_accuracy(labels[test_rows], test_probs),
+            "track_accuracy": track_accuracy(test_probs, track_ids[test_rows], labels[test_rows]),
+            "val_segment_accuracy": segment_accuracy(labels[val_rows], val_probs),
+            "val_track_accuracy": track_accuracy(val_probs, track_ids[val_rows], labels[val_rows]),
+            "epochs_run": float("nan"),
+            "best_epoch": float("nan"),
+            "seconds": float(sum(r.folds["seconds"].iloc[index] for r in results)),
+        })
+        records.append(record)
+    probabilities = sum(w * r.probabilities for w, r in zip(weights, results, strict=True))
+    return CVResult(pd.DataFrame(records), probabilities, labels, track_ids, first.genres, [],
+                    list(first.fold_rows), fold_probabilities)

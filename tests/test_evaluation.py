@@ -10,6 +10,7 @@ import pytest
 
 from helpers.datasets import DataError, track_folds
 from helpers.evaluation import (
+    average_cv,
     cross_validate,
     filtered_folds,
     inner_validation_rows,
@@ -329,3 +330,54 @@ def test_cross_validate_with_a_real_keras_model_is_reproducible():
     assert first.folds["segment_accuracy"].between(0, 1).all()
     np.testing.assert_allclose(first.probabilities, second.probabilities, rtol=1e-5)
     assert len(first.histories) == 2 and len(first.histories[0]["loss"]) <= 3
+
+
+# --- late fusion of cross-validated models ------------------------------------------------------
+
+
+def _spy_cv(fs, folds, answers, seconds=0.5):
+    def fit(model, X_train, y_train, X_val, y_val, **kwargs):
+        return SimpleNamespace(model=_LookupModel(answers), epochs_run=3, best_epoch=2, seconds=seconds)
+
+    return cross_validate(lambda: _LookupModel(answers), fs, folds, fit_fn=fit, progress=False)
+
+
+def test_average_cv_fuses_probabilities_fold_by_fold_on_validation_and_test():
+    fs, table = _spy_feature_set()
+    folds = track_folds(table, n_splits=3, n_repeats=2, seed=0)
+    right = fs.labels.copy()
+    wrong_a, wrong_b = (right + 1) % 3, (right + 2) % 3
+    # model A is right on even rows, model B on odd rows; each says 0.8 for its pick, 0.1 elsewhere
+    rows = np.arange(len(right))
+    a = _spy_cv(fs, folds, np.where(rows % 2 == 0, right, wrong_a))
+    b = _spy_cv(fs, folds, np.where(rows % 2 == 1, right, wrong_b), seconds=1.5)
+    c = _spy_cv(fs, folds, right)
+    assert [len(r.fold_rows) for r in (a, b, c)] == [6, 6, 6]
+    fused = average_cv([a, b])  # equal weights: the arithmetic is checked below
+    fused_c = average_cv([a, c], weights=[1, 3])  # c dominates: every segment right
+    assert fused_c.folds["segment_accuracy"].to_numpy() == pytest.approx(1.0)
+    assert fused_c.folds["val_segment_accuracy"].to_numpy() == pytest.approx(1.0)
+    assert fused_c.folds["seconds"].to_numpy() == pytest.approx(1.0)
+    for index, (val_rows, test_rows) in enumerate(fused.fold_rows):
+        val_probs, test_probs = fused.fold_probabilities[index]
+        expected = 0.5 * a.fold_probabilities[index][1] + 0.5 * b.fold_probabilities[index][1]
+        np.testing.assert_allclose(test_probs, expected)
+        assert val_probs.shape == (len(val_rows), 3)
+        assert set(fs.track_ids[val_rows]).isdisjoint(fs.track_ids[test_rows])
+    np.testing.assert_allclose(fused.probabilities, 0.5 * (a.probabilities + b.probabilities))
+    assert fused.folds["seconds"].to_numpy() == pytest.approx(2.0)
+    assert fused.folds["epochs_run"].isna().all()
+    assert list(fused.folds["repeat"]) == list(a.folds["repeat"])
+
+
+def test_average_cv_refuses_different_folds_and_bad_weights():
+    fs, table = _spy_feature_set()
+    answers = fs.labels.copy()
+    a = _spy_cv(fs, track_folds(table, n_splits=3, n_repeats=1, seed=0), answers)
+    b = _spy_cv(fs, track_folds(table, n_splits=3, n_repeats=1, seed=1), answers)
+    with pytest.raises(DataError, match="same folds"):
+        average_cv([a, b])
+    with pytest.raises(ValueError, match="at least two"):
+        average_cv([a])
+    with pytest.raises(ValueError, match="non-negative"):
+        average_cv([a, a], weights=[1, -1])
