@@ -137,6 +137,17 @@ def test_make_dataset_batches_and_shuffles():
     assert len(list(make_dataset(X, batch_size=3, shuffle=False))) == 4
 
 
+def test_make_dataset_repeat_gives_whole_reshuffled_passes():
+    X = np.arange(10, dtype="float32").reshape(10, 1)
+    y = np.arange(10)
+    batches = iter(make_dataset(X, y, batch_size=4, shuffle=True, seed=3, repeat=True))
+    passes = [[next(batches)[1].numpy() for _ in range(3)] for _ in range(3)]  # ceil(10 / 4) = 3 batches a pass
+    for one_pass in passes:
+        assert [len(b) for b in one_pass] == [4, 4, 2]  # the partial batch closes every pass
+        assert sorted(np.concatenate(one_pass)) == list(range(10))
+    assert not np.array_equal(np.concatenate(passes[0]), np.concatenate(passes[1]))  # reshuffled
+
+
 # ---------------------------------------------------------------- fitting
 
 

@@ -13,7 +13,7 @@ trains each network twice from the same initial weights:
 1. **naive**: ``model.fit(X, y, validation_data=(X_val, y_val), epochs=E)`` on NumPy arrays, with
    Keras' default batch size of 32 — the report's way;
 2. **book**: :func:`helpers.training.fit_model` — a cached, shuffled, prefetched ``tf.data``
-   pipeline, a larger batch (``--batch``, default 128) and, for the CNN, mixed precision where the
+   pipeline, repeated so that one pipeline serves all epochs, a larger batch (``--batch``, default 128) and, for the CNN, mixed precision where the
    processor computes 16-bit floats natively (``--precision``, default ``auto``, see
    :mod:`helpers.precision`: ``mixed_bfloat16`` on CPUs with ``avx512_bf16``/``amx_bf16``,
    ``mixed_float16`` on tensor-core GPUs, else ``float32``). The architecture is unchanged (same
