@@ -687,15 +687,11 @@ def average_cv(results: Sequence[CVResult], weights: Sequence[float] | None = No
     DataError
         If the results were not computed on the same folds and validation rows.
     """
+    from helpers.models.beyond import late_fusion  # the weighted mean of probabilities (chapter 9)
+
     results = list(results)
     if len(results) < 2:
         raise ValueError("average_cv needs at least two cross-validation results")
-    if weights is None:
-        weights = np.full(len(results), 1.0 / len(results))
-    weights = np.asarray(weights, dtype=float)
-    if weights.shape != (len(results),) or np.any(weights < 0) or weights.sum() <= 0:
-        raise ValueError(f"weights must be {len(results)} non-negative numbers with a positive sum")
-    weights = weights / weights.sum()
     first = results[0]
     for other in results[1:]:
         if (len(other.fold_rows) != len(first.fold_rows) or not np.array_equal(other.track_ids, first.track_ids)
@@ -705,8 +701,8 @@ def average_cv(results: Sequence[CVResult], weights: Sequence[float] | None = No
     labels, track_ids = first.labels, first.track_ids
     records, fold_probabilities = [], []
     for index, (val_rows, test_rows) in enumerate(first.fold_rows):
-        val_probs = sum(w * r.fold_probabilities[index][0] for w, r in zip(weights, results, strict=True))
-        test_probs = sum(w * r.fold_probabilities[index][1] for w, r in zip(weights, results, strict=True))
+        val_probs = late_fusion(*(r.fold_probabilities[index][0] for r in results), weights=weights)
+        test_probs = late_fusion(*(r.fold_probabilities[index][1] for r in results), weights=weights)
         fold_probabilities.append((val_probs, test_probs))
         record = first.folds.iloc[index][["repeat", "fold", "train_tracks", "val_tracks", "test_tracks",
                                           "shared_tracks"]].to_dict()
@@ -720,6 +716,6 @@ def average_cv(results: Sequence[CVResult], weights: Sequence[float] | None = No
             "seconds": float(sum(r.folds["seconds"].iloc[index] for r in results)),
         })
         records.append(record)
-    probabilities = sum(w * r.probabilities for w, r in zip(weights, results, strict=True))
+    probabilities = late_fusion(*(r.probabilities for r in results), weights=weights)
     return CVResult(pd.DataFrame(records), probabilities, labels, track_ids, first.genres, [],
                     list(first.fold_rows), fold_probabilities)

@@ -54,6 +54,18 @@ def _builder(name: str, frames: int, coefficients: int):
     raise ValueError(f"unknown model {name!r}; choose from {MODELS}")
 
 
+def _random_segments(samples: int, val_samples: int, frames: int, coefficients: int, seed: int):
+    """Random training and validation segments with 10 classes: only their shape matters for timing."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(samples, frames, coefficients)).astype("float32")
+    y = rng.integers(0, 10, samples)
+    X_val = rng.normal(size=(val_samples, frames, coefficients)).astype("float32")
+    y_val = rng.integers(0, 10, val_samples)
+    return X, y, X_val, y_val
+
+
 def _epoch_timer():
     from helpers.training import _epoch_timer
 
@@ -129,7 +141,6 @@ def run_benchmark(models=MODELS, epochs: int = 60, samples: int = 3750, val_samp
         dtype policy of the book's way (``book_policy``), the epoch times of both ways, their
         medians, totals and the ratios naive / book.
     """
-    import numpy as np
 
     from helpers.training import import_tensorflow
 
@@ -139,11 +150,7 @@ def run_benchmark(models=MODELS, epochs: int = 60, samples: int = 3750, val_samp
     if epochs < 1 or samples < 1 or val_samples < 1 or batch_size < 1:
         raise ValueError("epochs, samples, val_samples and batch_size must be positive")
     import_tensorflow()
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(samples, frames, coefficients)).astype("float32")
-    y = rng.integers(0, 10, samples)
-    X_val = rng.normal(size=(val_samples, frames, coefficients)).astype("float32")
-    y_val = rng.integers(0, 10, val_samples)
+    X, y, X_val, y_val = _random_segments(samples, val_samples, frames, coefficients, seed)
     result = {"epochs": epochs, "samples": samples, "val_samples": val_samples, "frames": frames,
               "coefficients": coefficients, "batch_size": batch_size, "cpu_count": os.cpu_count(), "models": {}}
     for name in models:
@@ -178,7 +185,6 @@ def speed_steps(epochs: int = 3, samples: int = 1000, val_samples: int = 200, fr
         One row per way: ``way``, ``dtype policy``, ``batch``, ``s / epoch`` (median after the
         first epoch, which includes tracing) and ``speed-up`` against the naive way.
     """
-    import numpy as np
     import pandas as pd
 
     from helpers.precision import fast_dtype_policy
@@ -187,11 +193,7 @@ def speed_steps(epochs: int = 3, samples: int = 1000, val_samples: int = 200, fr
     if epochs < 2:
         raise ValueError("speed_steps needs at least 2 epochs (the first one includes tracing)")
     import_tensorflow()
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(samples, frames, coefficients)).astype("float32")
-    y = rng.integers(0, 10, samples)
-    X_val = rng.normal(size=(val_samples, frames, coefficients)).astype("float32")
-    y_val = rng.integers(0, 10, val_samples)
+    X, y, X_val, y_val = _random_segments(samples, val_samples, frames, coefficients, seed)
     build = _builder("cnn", frames, coefficients)
     fast = fast_dtype_policy()
     runs = [
