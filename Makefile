@@ -21,18 +21,18 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-# MathJax is copied into the HTML by the helpers.offline_assets extension (downloaded once, cached in
+# MathJax is copied into the HTML by the tools.offline_assets extension (downloaded once, cached in
 # data/); the check fails if any page would still fetch something from the internet.
 book: $(STAMP)
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
-	$(BIN)/python -m helpers.offline_assets check _build/html
+	$(BIN)/python -m tools.offline_assets check _build/html
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 execute: $(STAMP)
-	$(BIN)/python -m helpers.notebooks run
+	$(BIN)/python -m tools.notebooks run
 
 browser-test: $(STAMP)
 	$(BIN)/python -m pytest tests/browser

@@ -22,7 +22,7 @@ import pandas as pd
 import soundfile as sf
 
 from helpers.config import SAMPLE_RATE
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 #: Magic bytes of the audio containers libsndfile (and audioread) can read.
 _AUDIO_MAGIC = (b"RIFF", b"RIFX", b"RF64", b".snd", b"fLaC", b"OggS", b"FORM", b"ID3", b"caff", b"wvpk")

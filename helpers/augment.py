@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import DEFAULT_SEED
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 
 def track_rng(seed: int, track_id: str) -> np.random.Generator:

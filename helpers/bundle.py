@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 FORMAT = "genre-book-bundle"
 FORMAT_VERSION = 1

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import SAMPLE_RATE, data_home
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 #: Bump when the descriptor computation changes (invalidates caches).
 DESCRIPTOR_VERSION = 1

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import DEFAULT_SEED, set_seed
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 # ---------------------------------------------------------------------------------------------
 # Scores

@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import GENRES, data_home
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 #: Bump when the extraction code changes in a way that changes the numbers (invalidates caches).
 FEATURES_VERSION = 2

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.config import SAMPLE_RATE
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 #: librosa's defaults, which the report used too.
 N_FFT: int = 2048

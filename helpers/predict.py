@@ -47,7 +47,7 @@ ENGINES = ("auto", "numpy", "keras")
 
 
 def _data_error():
-    from helpers.datasets.errors import DataError
+    from helpers.errors import DataError
 
     return DataError
 

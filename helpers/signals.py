@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from helpers.config import SAMPLE_RATE
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 
 def _check_rate_and_duration(duration: float, sr: int) -> int:

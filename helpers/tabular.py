@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import DEFAULT_SEED, SPOTIFY_GENRES
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 from helpers.datasets.spotify import AUDIO_FEATURES
 
 #: The column holding the label (the playlist's genre, one of :data:`helpers.config.SPOTIFY_GENRES`).

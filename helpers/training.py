@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import DEFAULT_SEED, set_seed
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 from helpers.datasets.splits import track_train_test_split
 from helpers.precision import dtype_policy
 

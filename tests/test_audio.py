@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from helpers.audio import check_clip, load_clip, scan_clips
-from helpers.datasets import DataError, gtzan_table
+from helpers.errors import DataError, gtzan_table
 
 SR = 22050
 

@@ -21,7 +21,7 @@ from helpers.augment import (
     time_stretch,
     track_rng,
 )
-from helpers.datasets import DataError, track_folds
+from helpers.errors import DataError, track_folds
 from helpers.evaluation import inner_validation_rows
 from helpers.features import FeatureConfig
 

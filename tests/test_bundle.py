@@ -12,7 +12,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from helpers.bundle import bundle_paths, load_bundle, save_bundle  # noqa: E402
-from helpers.datasets import DataError  # noqa: E402
+from helpers.errors import DataError  # noqa: E402
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 

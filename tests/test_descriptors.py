@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 import helpers.descriptors as descriptors
-from helpers.datasets import DataError
+from helpers.errors import DataError
 from helpers.descriptors import DESCRIPTOR_NAMES, extract_descriptors, track_descriptors
 
 SR = 22050

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.datasets import DataError, track_folds
+from helpers.errors import DataError, track_folds
 from helpers.evaluation import (
     average_cv,
     cross_validate,

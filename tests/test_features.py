@@ -14,7 +14,7 @@ import soundfile as sf
 from sklearn.model_selection import train_test_split
 
 from helpers.config import GENRES
-from helpers.datasets import DataError, track_train_test_split
+from helpers.errors import DataError, track_train_test_split
 from helpers.features import (
     FeatureConfig,
     FeatureSet,

@@ -10,7 +10,7 @@ import scipy.fft
 
 from helpers import mfcc as M
 from helpers import signals as S
-from helpers.datasets import DataError
+from helpers.errors import DataError
 
 SR = 22050
 #: The tolerance the chapter states: max |difference| of MFCCs on float64 input.

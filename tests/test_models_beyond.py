@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers.datasets import DataError
+from helpers.errors import DataError
 from helpers.evaluation import track_accuracy
 from helpers.models.beyond import fold_scores, late_fusion, pack_fusion_inputs
 

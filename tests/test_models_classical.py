@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers.datasets import DataError
+from helpers.errors import DataError
 from helpers.evaluation import train_and_score
 from helpers.models.classical import (
     StatisticsClassifier,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers.datasets import DataError
+from helpers.errors import DataError
 
 keras = pytest.importorskip("keras")
 

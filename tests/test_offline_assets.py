@@ -4,8 +4,8 @@ import tarfile
 
 import pytest
 
-import helpers.offline_assets as oa
-from helpers.datasets import DataError
+import tools.offline_assets as oa
+from helpers.errors import DataError
 
 
 def _tarball(path, members: dict[str, bytes]):

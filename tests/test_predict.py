@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from helpers.config import GENRES
-from helpers.datasets import DataError
+from helpers.errors import DataError
 from helpers.predict import (
     DEFAULT_BUNDLE,
     GenrePredictor,

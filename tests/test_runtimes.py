@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from helpers import runtimes
-from helpers.datasets import DataError
+from tools import runtimes
+from helpers.errors import DataError
 
 
 def _cell(busy=None, idle=None, source="x = 1"):

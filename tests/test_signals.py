@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import signals as S
-from helpers.datasets import DataError
+from helpers.errors import DataError
 
 
 def _peak_frequency(y, sr):
@@ -129,7 +129,7 @@ def test_audio_player_rejects_stereo():
     import numpy as np
     import pytest
 
-    from helpers.datasets import DataError
+    from helpers.errors import DataError
     from helpers.signals import audio_player
 
     with pytest.raises(DataError, match="mono"):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.datasets import DataError
+from helpers.errors import DataError
 from helpers.training import (
     apply_standardizer,
     fit_model,

@@ -10,9 +10,9 @@ under :func:`helpers.config.data_home` → download (pooch, pinned URL and hash)
 
 import importlib
 
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
-# Loaders are imported on first use (PEP 562), so that `from helpers.datasets import DataError`
+# Loaders are imported on first use (PEP 562), so that `from helpers.errors import DataError`
 # (as the predict command does) does not pay for pandas and scikit-learn.
 _LAZY = {
     "gtzan_table": "helpers.datasets.gtzan",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.config import GENRES, on_colab
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 FLAVOURS = ("full", "mini", "synthetic")
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from helpers.config import data_home, offline
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 #: Seconds to wait for a server to answer (connect, read); keeps "no network" fast.
 TIMEOUT = (10, 60)

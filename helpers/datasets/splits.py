@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
 
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 SPLIT_NAMES = ("train", "valid", "test")
 

@@ -9,7 +9,7 @@ import os
 
 import pandas as pd
 
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 #: The 12 numeric audio features of Spotify's API used by the report.
 AUDIO_FEATURES: tuple[str, ...] = (

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 #: Name of the layer that standardizes the descriptors inside the fusion and descriptor models.
 DESCRIPTOR_NORM = "descriptor_standardize"

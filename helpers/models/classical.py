@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 #: The statistics computed per MFCC coefficient, in the order of :func:`segment_statistics`' columns.
 STATISTICS = ("mean", "std", "delta_std")

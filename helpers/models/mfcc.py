@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 #: Input of one segment (frames, coefficients) with the book's feature settings (chapter 5).
 SEGMENT_SHAPE: tuple[int, int] = (259, 13)

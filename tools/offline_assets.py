@@ -11,8 +11,8 @@ into the book's data cache (:func:`helpers.data_home`), so later builds need no 
 
 Command line::
 
-    python -m helpers.offline_assets fetch             # download (or verify) the MathJax tarball
-    python -m helpers.offline_assets check _build/html # install MathJax there if missing, then list
+    python -m tools.offline_assets fetch             # download (or verify) the MathJax tarball
+    python -m tools.offline_assets check _build/html # install MathJax there if missing, then list
                                                        # every resource a page would fetch remotely
 
 Environment variables
@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from helpers.config import data_home, offline
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 MATHJAX_VERSION = "3.2.2"
 #: The npm registry's tarball of the ``mathjax`` package (its files live under ``package/es5/``).
@@ -292,7 +292,7 @@ def setup(app) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.offline_assets",
+    parser = argparse.ArgumentParser(prog="python -m tools.offline_assets",
                                      description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="download (or verify) the MathJax tarball in the cache")

@@ -2,9 +2,9 @@
 
 Usage::
 
-    python -m helpers.notebooks run                 # every chapter in _toc.yml order
-    python -m helpers.notebooks run chapters/06_cnn.ipynb --flavour mini
-    python -m helpers.notebooks list
+    python -m tools.notebooks run                 # every chapter in _toc.yml order
+    python -m tools.notebooks run chapters/06_cnn.ipynb --flavour mini
+    python -m tools.notebooks list
 
 The data flavour is chosen with ``--flavour`` (sets ``GTZAN_FLAVOUR``); the other data variables
 (``GTZAN_MINI_DIR``, ``SPOTIFY_CSV``, ...) are passed through from the environment. Each chapter
@@ -72,7 +72,7 @@ def execute(path: Path, timeout: int = 1800, kernel_name: str = "python3") -> fl
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.notebooks", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.notebooks", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute chapters in place")
     run.add_argument("notebooks", nargs="*", help="chapter notebooks (default: all, in toc order)")

@@ -1,13 +1,13 @@
 """How long each chapter takes to run, read from the notebooks themselves (never typed by hand).
 
 Explained in the teachers' page *Course plan* (``chapters/course_plan.md``), whose runtime figures
-come from here. When ``python -m helpers.notebooks run`` executes a chapter, nbclient records in
+come from here. When ``python -m tools.notebooks run`` executes a chapter, nbclient records in
 every code cell's ``metadata.execution`` when the kernel started and finished it
 (``iopub.status.busy`` / ``iopub.status.idle``); a chapter's runtime is the sum over its cells.
 
 Command line::
 
-    python -m helpers.runtimes            # a Markdown table of every chapter in the toc
+    python -m tools.runtimes            # a Markdown table of every chapter in the toc
 
 As a Sphinx extension (``sphinx.local_extensions`` in ``_config.yml``) it adds MyST substitutions,
 so pages can write ``{{ runtime_06_cnn }}`` (one chapter) or ``{{ runtime_table }}`` (all chapters)
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.datasets.errors import DataError
+from helpers.errors import DataError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def notebook_runtime(path: str | os.PathLike) -> dict:
     Parameters
     ----------
     path : path
-        A notebook executed by nbclient (``python -m helpers.notebooks run``).
+        A notebook executed by nbclient (``python -m tools.notebooks run``).
 
     Returns
     -------
