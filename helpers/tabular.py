@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import DEFAULT_SEED, SPOTIFY_GENRES
-from helpers.errors import DataError
 from helpers.datasets.spotify import AUDIO_FEATURES
+from helpers.errors import DataError
 
 #: The column holding the label (the playlist's genre, one of :data:`helpers.config.SPOTIFY_GENRES`).
 LABEL_COLUMN = "playlist_genre"

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import DEFAULT_SEED, set_seed
-from helpers.errors import DataError
 from helpers.datasets.splits import track_train_test_split
+from helpers.errors import DataError
 from helpers.precision import dtype_policy
 
 # --------------------------------------------------------------------------- TensorFlow

@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 
 import helpers.descriptors as descriptors
-from helpers.errors import DataError
 from helpers.descriptors import DESCRIPTOR_NAMES, extract_descriptors, track_descriptors
+from helpers.errors import DataError
 
 SR = 22050
 

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from tools import runtimes
 from helpers.errors import DataError
+from tools import runtimes
 
 
 def _cell(busy=None, idle=None, source="x = 1"):
