@@ -101,3 +101,17 @@ def test_exercises_are_read_from_the_exercises_section(tmp_path):
     assert "not yet in the book" in runtimes.exercises_markdown("09_beyond", tmp_path)
     _write(tmp_path / "05_features.ipynb", [_cell()])
     assert "no Exercises section" in runtimes.exercises_markdown("05_features", tmp_path)
+
+
+def test_stamp_runtime_writes_the_recorded_time(tmp_path):
+    path = _write(tmp_path / "06_cnn.ipynb", [
+        _cell("2026-11-25T10:00:00.000000Z", "2026-11-25T10:01:15.000000Z"),
+    ], title="# 6. A CNN\n\nOverview.\n\n**Runtime**: about 3 minutes (typed by hand).\n\nMore text.")
+    sentence = runtimes.stamp_runtime(path)
+    assert sentence.startswith("**Runtime**: 1 min 15 s of cell execution") and "2026-11-25" in sentence
+    assert runtimes.stated_runtime(path) == sentence
+    source = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    assert "typed by hand" not in source and source.endswith("More text.")
+    bare = _write(tmp_path / "07_lstm.ipynb", [_cell()], title="# 7. LSTM")
+    assert runtimes.stamp_runtime(bare).startswith("**Runtime**: not yet executed")
+    assert runtimes.stated_runtime(bare) is not None

@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from tools.runtimes import stamp_runtime
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"executing {path.relative_to(REPO)} ...", flush=True)
         elapsed = execute(path, timeout=args.timeout)
         total += elapsed
-        print(f"  done in {elapsed:.0f} s", flush=True)
+        print(f"  done in {elapsed:.0f} s; {stamp_runtime(path)}", flush=True)
     print(f"{len(paths)} chapter(s) executed in {total:.0f} s")
     return 0
 

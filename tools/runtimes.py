@@ -184,6 +184,57 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+#: The paragraph of a chapter's first cell that states its runtime; rewritten by :func:`stamp_runtime`.
+RUNTIME_LINE = re.compile(r"^\*\*Runtime\*\*:.*?(?=\n\s*\n|\Z)", re.M | re.S)
+
+
+def runtime_sentence(info: dict) -> str:
+    """The **Runtime** paragraph for a chapter whose timings :func:`notebook_runtime` read.
+
+    Explained in the page *Course plan*: the number is the sum of the stored cells' execution
+    times, so it is never typed by hand and cannot go stale.
+    """
+    complete = info["timed_cells"] == info["code_cells"] and info["code_cells"] > 0
+    if not complete:
+        return f"**Runtime**: {NOT_TIMED} (re-execute with `python -m tools.notebooks run`)."
+    return (f"**Runtime**: {format_seconds(info['seconds'])} of cell execution when these outputs were "
+            f"stored ({info['executed']}, mini GTZAN, a 2-core CPU, `python -m tools.notebooks run`); "
+            "Colab GPU: not measured.")
+
+
+def stamp_runtime(path: str | os.PathLike) -> str:
+    """Rewrite the **Runtime** paragraph of a notebook's first markdown cell from its timings.
+
+    Explained in the page *Course plan*. Called by ``python -m tools.notebooks run`` after each
+    chapter; the paragraph is appended to the first markdown cell when it has none.
+
+    Returns
+    -------
+    str
+        The paragraph written.
+    """
+    path = Path(path)
+    sentence = runtime_sentence(notebook_runtime(path))
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    first = next(c for c in notebook["cells"] if c.get("cell_type") == "markdown")
+    source = "".join(first["source"])
+    if RUNTIME_LINE.search(source):
+        source = RUNTIME_LINE.sub(lambda _: sentence, source, count=1)
+    else:
+        source = source.rstrip("\n") + "\n\n" + sentence
+    first["source"] = source.splitlines(keepends=True)
+    path.write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return sentence
+
+
+def stated_runtime(path: str | os.PathLike) -> str | None:
+    """The **Runtime** paragraph a notebook states now (``None`` if it has none)."""
+    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    first = next((c for c in notebook["cells"] if c.get("cell_type") == "markdown"), None)
+    match = RUNTIME_LINE.search("".join(first["source"])) if first else None
+    return match.group(0) if match else None
+
+
 _EXERCISES = re.compile(r"^#{1,4}\s+Exercises\b", re.M)
 _ITEM = re.compile(r"^\*\*(?:Exercise\s+)?(\d+)[.)]?\*\*[.:]?\s+(.+?)(?=\n\s*\n|\n:::|\Z)", re.M | re.S)
 _NEXT_SECTION = re.compile(r"^#{1,2}\s+(?!Exercises)", re.M)
