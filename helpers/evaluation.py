@@ -412,7 +412,7 @@ def train_and_score(
         Only for demonstrating the report's leaky split: allow test tracks that also appear in the
         fit or validation rows (their number is recorded as ``shared_tracks``).
     precision : {'auto', 'float32', 'mixed_bfloat16', 'mixed_float16'}, optional
-        Dtype policy the model is built under (:func:`helpers.precision.dtype_policy`, chapter
+        Dtype policy the model is built under (:func:`helpers.backend.dtype_policy`, chapter
         *A CNN on MFCCs*); None means ``'float32'``.
 
     Returns
@@ -456,7 +456,7 @@ def train_and_score(
     if precision is None:
         model = build_fn()
     else:
-        from helpers.precision import dtype_policy
+        from helpers.backend import dtype_policy
 
         with dtype_policy(precision):
             model = build_fn()

@@ -17,74 +17,18 @@ TensorFlow is imported only when a function that needs it runs.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from helpers.backend import dtype_policy
 from helpers.config import DEFAULT_SEED, set_seed
 from helpers.datasets.splits import track_train_test_split
 from helpers.errors import DataError
-from helpers.precision import dtype_policy
-
-# --------------------------------------------------------------------------- TensorFlow
-
-
-def import_tensorflow(quiet: bool = True):
-    """Import TensorFlow and initialise its devices, keeping its C++ start-up lines out of outputs.
-
-    Explained in chapter *A CNN on MFCCs*. TensorFlow prints a few lines from C++ when it loads
-    (oneDNN notices, "could not find CUDA drivers" on a CPU-only machine) before its own log level
-    applies; in a notebook they land in the cell's output. With ``quiet=True`` the process's
-    standard error is sent to ``/dev/null`` while TensorFlow loads and lists its devices, then
-    restored. Python exceptions are not affected. TensorFlow's Python logger is set to ERROR
-    (no "retracing" notices when a chapter trains and predicts with many small models). Call it
-    before :func:`helpers.set_seed`.
-
-    Returns
-    -------
-    module
-        ``tensorflow``.
-    """
-    if not quiet or "tensorflow" in sys.modules:
-        import tensorflow as tf
-
-        if quiet:
-            tf.get_logger().setLevel("ERROR")
-        return tf
-    with native_stderr_silenced():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    tf.get_logger().setLevel("ERROR")
-    return tf
-
-
-@contextmanager
-def native_stderr_silenced():
-    """Send the process's standard error (file descriptor 2) to ``/dev/null`` inside the block.
-
-    Explained in chapter *A CNN on MFCCs*. TensorFlow's C++ core writes some harmless lines
-    straight to the process's standard error — at start-up, and when Keras converts NumPy arrays
-    ("NodeDef mentions attribute ... Unknown attributes will be ignored") — where a notebook shows
-    them in the cell's output. Python exceptions still propagate normally.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-
+from helpers.metrics import macro_f1, track_accuracy
 
 # --------------------------------------------------------------------------- standardization
 
@@ -460,8 +404,6 @@ class Evaluation:
 
     def as_result(self, model: str, data: str, split: str, chapter: str = "", notes: str = "") -> dict:
         """One row for :func:`helpers.results.results_frame` (accuracies, macro F1, training time)."""
-        from helpers.evaluation import macro_f1
-
         return {
             "chapter": chapter,
             "model": model,
@@ -509,7 +451,7 @@ def train_and_evaluate(
         Fraction of training tracks for early stopping.
     seed : int
     precision : {'auto', 'float32', 'mixed_bfloat16', 'mixed_float16'}, optional
-        Dtype policy the model is built under (:func:`helpers.precision.dtype_policy`); None means
+        Dtype policy the model is built under (:func:`helpers.backend.dtype_policy`); None means
         ``'float32'``, ``'auto'`` mixed precision where the processor computes 16-bit floats natively.
     **fit_kwargs
         Passed to :func:`fit_model` (``epochs``, ``batch_size``, ``learning_rate``, ``patience``, ``jit_compile``).
@@ -541,8 +483,6 @@ def train_and_evaluate(
     probabilities = predict_proba(model, X[test_rows])
     y_true = y[test_rows]
     y_pred = probabilities.argmax(axis=1)
-    from helpers.evaluation import track_accuracy  # chapter 8's voting: mean probability per track
-
     return Evaluation(
         train=result,
         accuracy=float(np.mean(y_pred == y_true)),

@@ -49,13 +49,13 @@ def test_strict_exit_code(monkeypatch):
 
 
 def test_book_policy_keeps_the_lstm_in_float32_on_a_bf16_cpu(monkeypatch):
-    import helpers.precision as precision
+    import helpers.backend as backend
 
-    monkeypatch.setattr(precision, "fast_dtype_policy", lambda: "mixed_bfloat16")
+    monkeypatch.setattr(backend, "fast_dtype_policy", lambda: "mixed_bfloat16")
     assert bench.book_policy("cnn") == "mixed_bfloat16"
     assert bench.book_policy("lstm") == "float32"
     assert bench.book_policy("lstm", "mixed_bfloat16") == "mixed_bfloat16"  # asked for explicitly
-    monkeypatch.setattr(precision, "fast_dtype_policy", lambda: "mixed_float16")
+    monkeypatch.setattr(backend, "fast_dtype_policy", lambda: "mixed_float16")
     assert bench.book_policy("lstm") == "mixed_float16"  # a GPU: cuDNN gains from float16
 
 

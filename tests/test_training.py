@@ -224,38 +224,3 @@ def test_train_and_evaluate_scores_and_refuses_leaks():
     with pytest.raises(DataError, match="both train and test"):
         train_and_evaluate(lambda: tiny_cnn(features.X.shape[1:], 3), features, train_rows,
                            np.r_[test_rows, train_rows[:1]], epochs=1)
-
-
-def test_import_tensorflow_is_quiet_and_restores_stderr():
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parent.parent
-    code = ("import os\nfrom helpers.training import import_tensorflow\ntf = import_tensorflow()\n"
-            "tf.constant(1.0) + 1\nos.write(2, b'stderr works')\nprint(tf.__name__)")
-    env = {**os.environ, "PYTHONPATH": str(repo)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=repo,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "tensorflow"
-    assert done.stderr.strip() == "stderr works"  # no start-up lines, and stderr restored afterwards
-
-
-def test_native_stderr_silenced_hides_fd2_writes_and_restores_it():
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parent.parent
-    code = ("import os\nfrom helpers.training import native_stderr_silenced\n"
-            "with native_stderr_silenced():\n    os.write(2, b'hidden C++ line')\n"
-            "try:\n    with native_stderr_silenced():\n        raise KeyError('boom')\nexcept KeyError:\n    pass\n"
-            "os.write(2, b'visible again')")
-    env = {**os.environ, "PYTHONPATH": str(repo)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=repo,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == "visible again"

@@ -15,7 +15,7 @@ trains each network twice from the same initial weights:
 2. **book**: :func:`helpers.training.fit_model` — a cached, shuffled, prefetched ``tf.data``
    pipeline, repeated so that one pipeline serves all epochs, a larger batch (``--batch``, default 128) and, for the CNN, mixed precision where the
    processor computes 16-bit floats natively (``--precision``, default ``auto``, see
-   :mod:`helpers.precision`: ``mixed_bfloat16`` on CPUs with ``avx512_bf16``/``amx_bf16``,
+   :mod:`helpers.backend`: ``mixed_bfloat16`` on CPUs with ``avx512_bf16``/``amx_bf16``,
    ``mixed_float16`` on tensor-core GPUs, else ``float32``). The architecture is unchanged (same
    layers, same float32 weights). Early stopping is switched off so that both runs train all
    ``E`` epochs.
@@ -80,7 +80,8 @@ def time_naive(build, X, y, X_val, y_val, epochs: int, seed: int) -> list[float]
     import keras
 
     from helpers import set_seed
-    from helpers.training import _match_input, compile_model, native_stderr_silenced
+    from helpers.backend import native_stderr_silenced
+    from helpers.training import _match_input, compile_model
 
     keras.backend.clear_session()
     set_seed(seed, with_tensorflow=True)
@@ -96,10 +97,10 @@ def time_naive(build, X, y, X_val, y_val, epochs: int, seed: int) -> list[float]
 def book_policy(name: str, precision: str = "auto") -> str:
     """The dtype policy the book's way uses for model ``name`` (chapter *A CNN on MFCCs*).
 
-    ``precision`` resolved by :func:`helpers.precision.resolve_policy`, except that the LSTM stays
+    ``precision`` resolved by :func:`helpers.backend.resolve_policy`, except that the LSTM stays
     in ``float32`` on a CPU (``mixed_bfloat16`` makes it slower there; see the module docstring).
     """
-    from helpers.precision import resolve_policy
+    from helpers.backend import resolve_policy
 
     policy = resolve_policy(precision)
     if name == "lstm" and precision == "auto" and policy == "mixed_bfloat16":
@@ -116,7 +117,7 @@ def time_book(build, X, y, X_val, y_val, epochs: int, batch_size: int, seed: int
     import keras
 
     from helpers import set_seed
-    from helpers.precision import dtype_policy
+    from helpers.backend import dtype_policy
     from helpers.training import fit_model
 
     keras.backend.clear_session()
@@ -142,7 +143,7 @@ def run_benchmark(models=MODELS, epochs: int = 60, samples: int = 3750, val_samp
         medians, totals and the ratios naive / book.
     """
 
-    from helpers.training import import_tensorflow
+    from helpers.backend import import_tensorflow
 
     for name in models:
         if name not in MODELS:
@@ -177,7 +178,7 @@ def speed_steps(epochs: int = 3, samples: int = 1000, val_samples: int = 200, fr
     Three runs of ``epochs`` epochs on the same random data of full-GTZAN segment shape: the naive
     way (``model.fit`` on NumPy arrays, batch 32, float32), the ``tf.data`` pipeline with batch
     ``batch_size`` in float32, and the same with mixed precision where the processor computes it
-    natively (:func:`helpers.precision.fast_dtype_policy`; float32 again elsewhere).
+    natively (:func:`helpers.backend.fast_dtype_policy`; float32 again elsewhere).
 
     Returns
     -------
@@ -187,8 +188,7 @@ def speed_steps(epochs: int = 3, samples: int = 1000, val_samples: int = 200, fr
     """
     import pandas as pd
 
-    from helpers.precision import fast_dtype_policy
-    from helpers.training import import_tensorflow
+    from helpers.backend import fast_dtype_policy, import_tensorflow
 
     if epochs < 2:
         raise ValueError("speed_steps needs at least 2 epochs (the first one includes tracing)")

@@ -1,7 +1,11 @@
-"""Mixed precision: train in 16-bit floats where the processor computes them natively.
+"""TensorFlow without its start-up noise, and mixed precision where the processor computes 16-bit floats.
 
 Explained in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``, section "Training faster") and
-used by the training benchmark (``python -m helpers.bench training``).
+used by every module and chapter that trains a Keras model, and by the training benchmark
+(``python -m helpers.bench training``).
+
+:func:`import_tensorflow` loads TensorFlow with its C++ start-up lines kept out of notebook
+outputs (:func:`native_stderr_silenced`).
 
 A Keras *dtype policy* says in which float type a layer computes and in which it keeps its
 weights. ``'mixed_bfloat16'`` and ``'mixed_float16'`` compute in 16 bits but keep the weights (and
@@ -21,9 +25,68 @@ is built with ``dtype='float32'``, so the softmax and the loss are computed in f
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+
+from helpers.errors import ParameterError
+
+# --------------------------------------------------------------------------- TensorFlow
+
+
+def import_tensorflow(quiet: bool = True):
+    """Import TensorFlow and initialise its devices, keeping its C++ start-up lines out of outputs.
+
+    Explained in chapter *A CNN on MFCCs*. TensorFlow prints a few lines from C++ when it loads
+    (oneDNN notices, "could not find CUDA drivers" on a CPU-only machine) before its own log level
+    applies; in a notebook they land in the cell's output. With ``quiet=True`` the process's
+    standard error is sent to ``/dev/null`` while TensorFlow loads and lists its devices, then
+    restored. Python exceptions are not affected. TensorFlow's Python logger is set to ERROR
+    (no "retracing" notices when a chapter trains and predicts with many small models). Call it
+    before :func:`helpers.set_seed`.
+
+    Returns
+    -------
+    module
+        ``tensorflow``.
+    """
+    if not quiet or "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        if quiet:
+            tf.get_logger().setLevel("ERROR")
+        return tf
+    with native_stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+@contextmanager
+def native_stderr_silenced():
+    """Send the process's standard error (file descriptor 2) to ``/dev/null`` inside the block.
+
+    Explained in chapter *A CNN on MFCCs*. TensorFlow's C++ core writes some harmless lines
+    straight to the process's standard error — at start-up, and when Keras converts NumPy arrays
+    ("NodeDef mentions attribute ... Unknown attributes will be ignored") — where a notebook shows
+    them in the cell's output. Python exceptions still propagate normally.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+# --------------------------------------------------------------------------- dtype policies
 
 #: Dtype policies :func:`dtype_policy` accepts besides ``'auto'``.
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -96,7 +159,7 @@ def resolve_policy(policy: str | None) -> str:
 
     Raises
     ------
-    ValueError
+    helpers.errors.ParameterError
         For a policy not in :data:`POLICIES` (nor ``'auto'``/None).
     """
     if policy is None:
@@ -104,7 +167,7 @@ def resolve_policy(policy: str | None) -> str:
     if policy == "auto":
         return fast_dtype_policy()
     if policy not in POLICIES:
-        raise ValueError(f"unknown precision {policy!r}; choose 'auto' or one of {POLICIES}")
+        raise ParameterError(f"unknown precision {policy!r}; choose 'auto' or one of {POLICIES}")
     return policy
 
 
@@ -142,9 +205,3 @@ def dtype_policy(policy: str | None = "auto"):
     finally:
         keras.config.set_dtype_policy(previous)
 
-
-def model_policy(model) -> str:
-    """The dtype policy a Keras model's layers compute with (chapter *A CNN on MFCCs*)."""
-    names = {layer.dtype_policy.name for layer in model.layers if layer.weights}
-    mixed = sorted(n for n in names if n.startswith("mixed"))
-    return mixed[0] if mixed else "float32"
