@@ -6,7 +6,8 @@ Environment variables (all optional)
 ------------------------------------
 ``BOOK_DATA_DIR``
     Cache folder for downloads and derived files (default: ``data/`` in the repository when the
-    package is installed from a checkout, else ``~/.cache/genre-book``).
+    package is imported from a checkout, else ``~/.cache/genre-book``). An installed package also
+    writes its results tables and a retrained model there, never into ``site-packages``.
 ``GTZAN_FLAVOUR``
     ``full``, ``mini`` or ``synthetic``: which GTZAN the chapters use (default: ``full`` on Colab,
     ``mini`` elsewhere; a flavour that cannot be found or downloaded falls back to ``synthetic``
@@ -60,7 +61,22 @@ CLIP_SECONDS: float = 30.0
 #: The seed used by every chapter unless it says otherwise.
 DEFAULT_SEED: int = 42
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_REPO_ROOT = _PACKAGE_DIR.parent
+
+#: Package data: the default model bundle shipped with ``helpers`` (written by chapter 8).
+BUNDLED_DIR = _PACKAGE_DIR / "bundled"
+#: File stem of the book's model bundle (``gtzan_cnn.keras`` + ``gtzan_cnn.json``).
+BUNDLE_NAME = "gtzan_cnn"
+
+
+def checkout_root() -> Path | None:
+    """Return the repository checkout ``helpers`` is imported from, or None when it is installed.
+
+    A checkout is recognised by the book's ``_toc.yml`` next to the package; an installed wheel
+    lives in ``site-packages``, which has none.
+    """
+    return _REPO_ROOT if (_REPO_ROOT / "_toc.yml").is_file() else None
 
 
 def data_home(create: bool = True) -> Path:
@@ -77,18 +93,46 @@ def data_home(create: bool = True) -> Path:
     -------
     pathlib.Path
         ``$BOOK_DATA_DIR`` if set; else ``data/`` of the repository checkout (when ``helpers`` is
-        imported from one); else ``~/.cache/genre-book``.
+        imported from one); else ``~/.cache/genre-book`` (never ``site-packages``).
     """
     env = os.environ.get("BOOK_DATA_DIR")
+    root = checkout_root()
     if env:
         path = Path(env).expanduser()
-    elif (_REPO_ROOT / "_toc.yml").exists():
-        path = _REPO_ROOT / "data"
+    elif root is not None:
+        path = root / "data"
     else:
         path = Path.home() / ".cache" / "genre-book"
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def model_dir(create: bool = False) -> Path:
+    """Return the folder chapter 8 saves the book's model bundle into.
+
+    In a checkout this is the package data folder :data:`BUNDLED_DIR` (``helpers/bundled/``,
+    committed, so the wheel ships the model chapter 8 trained); installed, it is
+    ``data_home() / "models"``, so that re-running chapter 8 (e.g. on Colab) never writes into
+    ``site-packages``.
+    """
+    path = BUNDLED_DIR if checkout_root() is not None else data_home(create=create) / "models"
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_bundle() -> Path:
+    """Return the stem of ``genre-predict``'s default model bundle.
+
+    The bundle chapter 8 saved in this environment (``model_dir() / BUNDLE_NAME``) if there is one,
+    else the one shipped as package data (``BUNDLED_DIR / BUNDLE_NAME``). In a checkout both are
+    the same files.
+    """
+    trained = model_dir() / BUNDLE_NAME
+    if trained.with_suffix(".json").is_file():
+        return trained
+    return BUNDLED_DIR / BUNDLE_NAME
 
 
 def on_colab() -> bool:

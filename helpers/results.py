@@ -2,6 +2,8 @@
 
 Each chapter that trains models saves its results table to ``results/<chapter>.csv`` (committed,
 produced by executing the chapter); chapter *Beyond* gathers them into the book's final comparison.
+Where that folder is: :func:`results_dir` (``results/`` of a checkout; an installed package writes
+to ``data_home() / "results"`` instead, never into ``site-packages``).
 """
 
 from __future__ import annotations
@@ -10,12 +12,26 @@ from pathlib import Path
 
 import pandas as pd
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+from helpers import config
+from helpers.errors import ParameterError
 
 #: Columns of every results table. ``data`` is full / mini / synthetic / real (Spotify);
 #: ``split`` names the protocol (e.g. "track-grouped 25 % test", "segment (leaky)", "track 5-fold ×3").
 COLUMNS = ("chapter", "model", "data", "split", "accuracy", "accuracy_std", "track_vote_accuracy",
            "macro_f1", "train_seconds", "notes")
+
+
+def results_dir(create: bool = False) -> Path:
+    """Return the folder of the results tables.
+
+    ``results/`` of the repository checkout when ``helpers`` is imported from one (the committed
+    tables); else ``config.data_home() / "results"`` (``$BOOK_DATA_DIR`` or ``~/.cache/genre-book``).
+    """
+    root = config.checkout_root()
+    path = root / "results" if root is not None else config.data_home(create=create) / "results"
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def results_frame(rows: list[dict]) -> pd.DataFrame:
@@ -34,16 +50,16 @@ def results_frame(rows: list[dict]) -> pd.DataFrame:
     for row in rows:
         missing = [key for key in ("model", "data", "split") if not row.get(key)]
         if missing:
-            raise ValueError(f"result row {row} lacks {missing}: every number must say its data and split")
+            raise ParameterError(f"result row {row} lacks {missing}: every number must say its data and split")
         unknown = set(row) - set(COLUMNS)
         if unknown:
-            raise ValueError(f"result row has unknown column(s) {sorted(unknown)}; use {COLUMNS}")
+            raise ParameterError(f"result row has unknown column(s) {sorted(unknown)}; use {COLUMNS}")
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def save_results(frame: pd.DataFrame, name: str, folder: str | Path | None = None) -> Path:
-    """Write a chapter's results table to ``results/<name>.csv`` and return the path."""
-    folder = Path(folder) if folder is not None else RESULTS_DIR
+    """Write a chapter's results table to ``<results_dir()>/<name>.csv`` and return the path."""
+    folder = Path(folder) if folder is not None else results_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.csv"
     tmp = path.with_suffix(".csv.tmp")
@@ -53,8 +69,8 @@ def save_results(frame: pd.DataFrame, name: str, folder: str | Path | None = Non
 
 
 def load_results(folder: str | Path | None = None) -> pd.DataFrame:
-    """Concatenate every ``results/*.csv`` (in file-name order) into one table."""
-    folder = Path(folder) if folder is not None else RESULTS_DIR
+    """Concatenate every ``<results_dir()>/*.csv`` (in file-name order) into one table."""
+    folder = Path(folder) if folder is not None else results_dir()
     files = sorted(folder.glob("*.csv"))
     if not files:
         return pd.DataFrame(columns=list(COLUMNS))
