@@ -1,13 +1,12 @@
-"""Tests of helpers.models.beyond (chapter *Beyond*): fusion packing, builders, late fusion, fold scores."""
+"""Tests of helpers.models.beyond (chapter *Beyond*): fusion packing and builders."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers.errors import DataError
-from helpers.evaluation import track_accuracy
-from helpers.models.beyond import fold_scores, late_fusion, pack_fusion_inputs
+from helpers.errors import ParameterError
+from helpers.models.beyond import pack_fusion_inputs
 
 
 def test_pack_fusion_inputs():
@@ -17,68 +16,46 @@ def test_pack_fusion_inputs():
     assert packed.shape == (2, 14)
     assert np.array_equal(packed[:, :12].reshape(2, 4, 3), X) and np.array_equal(packed[:, 12:], D)
     assert np.array_equal(pack_fusion_inputs(X[..., None], D), packed)  # channel axis accepted
-    with pytest.raises(DataError):
+    with pytest.raises(ParameterError):
         pack_fusion_inputs(X, D[:1])
-
-
-def test_late_fusion():
-    a = np.array([[0.8, 0.2], [0.4, 0.6]])
-    b = np.array([[0.2, 0.8], [0.2, 0.8]])
-    np.testing.assert_allclose(late_fusion(a, b), [[0.5, 0.5], [0.3, 0.7]])
-    np.testing.assert_allclose(late_fusion(a, b, weights=[3, 1]), 0.75 * a + 0.25 * b)
-    with pytest.raises(ValueError):
-        late_fusion(a)
-    with pytest.raises(DataError):
-        late_fusion(a, b[:1])
-    with pytest.raises(ValueError):
-        late_fusion(a, b, weights=[1, -1])
-
-
-def test_fold_scores_match_a_manual_count():
-    rng = np.random.default_rng(0)
-    track_ids = np.repeat([f"t{i}" for i in range(6)], 2)
-    labels = np.repeat([0, 1, 2, 0, 1, 2], 2)
-    folds = [(np.arange(6, 12), np.arange(0, 6)), (np.arange(0, 6), np.arange(6, 12))] * 2  # two repeats
-    probs = rng.dirichlet(np.ones(3), size=(2, 12))
-    scores = fold_scores(probs, labels, track_ids, folds)
-    assert list(scores["repeat"]) == [0, 0, 1, 1]
-    for (_, test), (_, row) in zip(folds, scores.iterrows(), strict=True):
-        p = probs[int(row["repeat"])][test]
-        assert row["segment_accuracy"] == pytest.approx(np.mean(p.argmax(1) == labels[test]))
-        assert row["track_accuracy"] == pytest.approx(track_accuracy(p, track_ids[test], labels[test]))
-    with pytest.raises(DataError, match="repetition"):
-        fold_scores(probs[:1], labels, track_ids, folds)
-    holes = probs.copy()
-    holes[0, 0] = np.nan
-    with pytest.raises(DataError, match="without out-of-fold"):
-        fold_scores(holes, labels, track_ids, folds)
 
 
 def test_builders():
     keras = pytest.importorskip("keras")
-    from helpers.models.beyond import build_descriptor_mlp, build_fusion_model, build_logmel_cnn
+    from helpers.models.beyond import (
+        DESCRIPTOR_NORM,
+        adapt_descriptor_norm,
+        build_descriptor_mlp,
+        build_fusion_model,
+        build_logmel_cnn,
+    )
 
     packed = build_fusion_model(n_descriptors=38)
-    two = build_fusion_model(n_descriptors=38, inputs="two")
-    assert packed.input_shape == (None, 259 * 13 + 38, 1)
-    assert [tuple(i.shape) for i in two.inputs] == [(None, 259, 13, 1), (None, 38)]
-    assert packed.count_params() == two.count_params()  # the same network, packed or not
-    # the packed model sees exactly the two parts: copy weights across and compare outputs
-    two.set_weights(packed.get_weights())
+    assert packed.input_shape == (None, 259 * 13 + 38, 1) and packed.output_shape == (None, 10)
+    # the packed rows are cut back into exactly the MFCC segment and the descriptors
     rng = np.random.default_rng(0)
     X, D = rng.normal(size=(3, 259, 13)).astype("float32"), rng.normal(size=(3, 38)).astype("float32")
-    out_packed = packed.predict(pack_fusion_inputs(X, D)[..., None], verbose=0)
-    out_two = two.predict([X[..., None], D], verbose=0)
-    np.testing.assert_allclose(out_packed, out_two, atol=1e-5)
-    with pytest.raises(ValueError, match="inputs"):
-        build_fusion_model(inputs="three")
+    parts = keras.Model(packed.input, [packed.get_layer("mfcc").output, packed.get_layer("descriptors").output])
+    mfcc, descriptors = parts.predict(pack_fusion_inputs(X, D)[..., None], verbose=0)
+    np.testing.assert_array_equal(mfcc[..., 0], X)
+    np.testing.assert_array_equal(descriptors, D)
+    # the MFCC branch is the report CNN's: the same three conv blocks
+    convs = [layer for layer in packed.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [tuple(c.output.shape[1:]) for c in convs] == [(259, 13, 32), (130, 7, 32), (65, 4, 32)]
+    with pytest.raises(ParameterError, match="n_descriptors"):
+        build_fusion_model(n_descriptors=0)
+    assert adapt_descriptor_norm(packed, pack_fusion_inputs(X, D))
+    np.testing.assert_allclose(packed.get_layer(DESCRIPTOR_NORM).mean.numpy().ravel(), D.mean(axis=0), atol=1e-5)
 
     mel = build_logmel_cnn()
     assert mel.input_shape == (None, 259, 128) and mel.output_shape == (None, 10)
     pools = [layer.output.shape[1:] for layer in mel.layers if isinstance(layer, keras.layers.MaxPooling1D)]
     assert [tuple(p) for p in pools] == [(130, 64), (65, 64), (33, 64)]
-    assert build_logmel_cnn(input_shape=(259, 96, 1)).input_shape == (None, 259, 96)
-    with pytest.raises(DataError):
+    assert build_logmel_cnn((259, 96), 4).output_shape == (None, 4)
+    with pytest.raises(ParameterError):
         build_logmel_cnn(input_shape=(259, 128, 2))
-    mlp = build_descriptor_mlp(38, n_classes=4)
+    with pytest.raises(ParameterError, match="filters"):
+        build_logmel_cnn(filters=())
+    mlp = build_descriptor_mlp((38,), n_classes=4)
     assert mlp.input_shape == (None, 38) and mlp.output_shape == (None, 4)
+    assert not adapt_descriptor_norm(mel, np.zeros((2, 259, 128)))  # no descriptor layer: nothing done
