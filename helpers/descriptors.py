@@ -12,15 +12,15 @@ compute comparable descriptors from the audio:
 - chroma (energy of the 12 pitch classes C … B; harmony and key), mean and std per class.
 
 All of them come from one short-time Fourier transform per track (fast: about 0.2 s per 30 s
-clip on one core). :func:`extract_descriptors` runs over a GTZAN table in parallel and caches
-the result as a NumPy ``.npz`` file (no pickle) keyed by the files' names, sizes and dates.
+clip on one core). :func:`extract_descriptors` runs over a GTZAN table with the package's one
+cached, parallel per-track loop (:mod:`helpers.features`): a NumPy ``.npz`` file (no pickle) keyed
+by the files' names, sizes and dates.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ import pandas as pd
 
 from helpers.config import SAMPLE_RATE, data_home
 from helpers.errors import DataError
+from helpers.features import cached_arrays, files_fingerprint, map_tracks
 
 #: Bump when the descriptor computation changes (invalidates caches).
 DESCRIPTOR_VERSION = 1
@@ -116,18 +117,9 @@ def track_descriptors(
 
 
 def _one_track(path: str, sr: int) -> np.ndarray:
-    from helpers.predict import load_mono
+    from helpers.audio import load_clip
 
-    return track_descriptors(load_mono(path, sr=sr), sr, name=str(path))
-
-
-def _cache_key(paths, sr: int) -> str:
-    digest = hashlib.sha1()
-    digest.update(json.dumps({"version": DESCRIPTOR_VERSION, "sr": sr, "names": DESCRIPTOR_NAMES}).encode())
-    for path in paths:
-        stat = os.stat(path)
-        digest.update(f"{Path(path).resolve()}|{stat.st_size}|{int(stat.st_mtime)}\n".encode())
-    return digest.hexdigest()[:16]
+    return track_descriptors(load_clip(path, sr=sr, mono=True), sr, name=str(path))
 
 
 def descriptor_table(values: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
@@ -162,13 +154,15 @@ def descriptor_table(values: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
 def extract_descriptors(
     table: pd.DataFrame,
     sr: int = SAMPLE_RATE,
-    n_jobs: int | None = None,
+    n_jobs: int = -1,
     cache: bool | str | os.PathLike = True,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
     """Compute :func:`track_descriptors` for every clip of a GTZAN table (parallel, cached).
 
-    Explained in chapter *Beyond*.
+    Explained in chapter *Beyond*. Runs the package's one per-track loop
+    (:func:`helpers.features.map_tracks`, :func:`helpers.features.cached_arrays`): a damaged cache
+    file is named in a warning and recomputed.
 
     Parameters
     ----------
@@ -177,12 +171,12 @@ def extract_descriptors(
         ``label`` columns).
     sr : int
         Sample rate the clips are loaded at.
-    n_jobs : int, optional
-        Worker processes (joblib); default: the number of CPU cores.
+    n_jobs : int
+        Parallel workers (joblib threads; ``-1``: one per CPU core).
     cache : bool or path
         ``True``: cache under ``data_home()/cache``; a path: that folder; ``False``: no cache.
-    progress : bool
-        Show a tqdm progress bar.
+    progress : bool or None
+        Show a tqdm progress bar (``None``: only for long runs).
 
     Returns
     -------
@@ -205,28 +199,11 @@ def extract_descriptors(
     cache_file = None
     if cache:
         folder = Path(cache) if not isinstance(cache, bool) else data_home() / "cache"
-        folder.mkdir(parents=True, exist_ok=True)
-        cache_file = folder / f"descriptors-{_cache_key(paths, sr)}.npz"
-        if cache_file.is_file():
-            with np.load(cache_file, allow_pickle=False) as stored:
-                if list(stored["paths"]) == paths:
-                    return descriptor_table(stored["values"], table)
+        cache_file = folder / f"descriptors-v{DESCRIPTOR_VERSION}-{sr}-{files_fingerprint(paths)}.npz"
 
-    from joblib import Parallel, delayed
+    def compute() -> dict[str, np.ndarray]:
+        rows = map_tracks(partial(_one_track, sr=sr), paths, n_jobs=n_jobs, progress=progress, desc="descriptors")
+        return {"values": np.stack(rows).astype(np.float32), "paths": np.asarray(paths)}
 
-    jobs = n_jobs if n_jobs is not None else (os.cpu_count() or 1)
-    iterator = paths
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(paths, desc="descriptors", leave=False)
-    if jobs == 1:
-        rows = [_one_track(path, sr) for path in iterator]
-    else:
-        rows = Parallel(n_jobs=jobs, backend="threading")(delayed(_one_track)(path, sr) for path in iterator)
-    values = np.stack(rows).astype(np.float32)
-    if cache_file is not None:
-        tmp = cache_file.with_name(cache_file.stem + ".tmp.npz")
-        np.savez(tmp, values=values, paths=np.asarray(paths), names=np.asarray(DESCRIPTOR_NAMES))
-        tmp.replace(cache_file)
-    return descriptor_table(values, table)
+    stored = cached_arrays(cache_file, compute, required=("values", "paths"))
+    return descriptor_table(stored["values"], table)

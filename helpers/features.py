@@ -1,29 +1,32 @@
-"""From audio to features: segments, MFCC / log-mel extraction, the feature cache, the report's JSON.
+"""From audio to features: segments, MFCC / log-mel extraction, the cached per-track loop, the report's JSON.
 
-Explained in chapter *From audio to features* (``chapters/05_features.ipynb``).
+Shown in chapter *From audio to features* (``chapters/05_features.ipynb``): the chapter defines
+:func:`segment_starts` and :func:`report_segment_mfccs` in ``#@save helpers.features`` cells.
 
 Two ways to turn GTZAN clips into network inputs live here side by side:
 
-* **The report's recipe** (:func:`extract_report_json`, :func:`load_report_json`): for every track,
-  ``librosa.load`` at 22050 Hz, cut the 30 s into 5 segments, one ``librosa.feature.mfcc`` call
-  per segment, drop the segments whose frame count is not the expected one, and dump everything
-  to a JSON file ``{"mapping": [...], "labels": [...], "mfcc": [...]}``. The JSON keeps no
-  track id, so a later split cannot keep a track's segments together.
+* **The report's recipe** (:func:`report_segment_mfccs` for one track; :func:`extract_report_json`
+  over a table, :func:`load_report_json`): ``librosa.load`` at 22050 Hz, cut the 30 s into 5
+  segments, one ``librosa.feature.mfcc`` call per segment, drop the segments whose frame count is not
+  the expected one, and dump everything to a JSON file ``{"mapping": [...], "labels": [...],
+  "mfcc": [...]}``. The JSON keeps no track id, so a later split cannot keep a track's segments
+  together.
 * **The production path** (:func:`extract_features`): one spectrogram per track, sliced into
-  segments (:func:`clip_features`); tracks in parallel (joblib); a tqdm progress bar; a cache of
-  compact ``float32`` arrays (``.npz``, no pickle) keyed by the parameters and the audio files;
-  and the track id of every segment kept in a :class:`FeatureSet`, so that splits and voting
-  work by track.
+  segments (:func:`clip_features`); tracks in parallel and cached by the one per-track loop of the
+  package (:func:`map_tracks` + :func:`cached_arrays`, also used by :mod:`helpers.descriptors`);
+  compact ``float32`` arrays (``.npz``, no pickle) keyed by the parameters and the audio files; and
+  the track id of every segment kept in a :class:`FeatureSet`, so that splits and voting work by
+  track.
 
 Segments of the production path start on a frame boundary
 -------------------------------------------------------------
 The report cuts segment ``s`` at sample ``s * segment_samples`` (132,300 samples = 6 s for 5
 segments). That is not a multiple of ``hop_length`` (132,300 = 258 × 512 + 204), so the frames of
 a spectrogram of the whole clip do not line up with the frames of a per-segment spectrogram.
-:func:`clip_features` therefore starts segment ``s`` at frame ``floor(s * segment_samples /
+:func:`segment_starts` therefore starts segment ``s`` at frame ``floor(s * segment_samples /
 hop_length)`` of the whole-clip spectrogram, i.e. at most ``hop_length - 1`` samples (23 ms)
-earlier than the report's cut, and takes ``frames_per_segment`` frames from there. What matches
-exactly (and is tested in ``tests/test_features.py``):
+earlier than the report's cut, and :func:`clip_features` takes ``frames_per_segment`` frames from
+there. What matches exactly (and is tested in ``tests/test_features.py``):
 
 * Every frame of segment ``s`` equals, within float32 tolerance, the same frame of
   ``librosa.feature.mfcc`` (or the log-mel spectrogram) computed on the segment alone,
@@ -43,13 +46,18 @@ len(y)``), the counterpart of the report's "drop segments with the wrong frame c
 
 How the spectrogram is computed
 -------------------------------
-:func:`mel_power_frames` writes out chapter 3's recipe (centred frames with zero padding, periodic
-Hann window, real FFT, squared magnitude, Slaney mel filterbank) instead of calling
-``librosa.feature.melspectrogram``: in float32, in blocks of frames small enough to stay in the CPU
-cache, with the filterbank as a sparse matrix (each mel filter touches a few FFT bins). The numbers
-are librosa's within float32 rounding (tested); the work per clip is about a third of the report's
-loop. :func:`extract_features` limits the BLAS library to one thread per worker, so that parallel
-workers do not over-subscribe the cores.
+With chapter 3's steps from :mod:`helpers.mfcc` — :func:`~helpers.mfcc.hann_window`,
+:func:`~helpers.mfcc.mel_filterbank`, :func:`~helpers.mfcc.power_to_db`,
+:func:`~helpers.mfcc.dct_matrix` — built once per parameter set; :func:`mel_power_frames` only
+does chapter 3's framing and FFT faster: in float32, in blocks of frames small enough to stay in
+the CPU cache, with the filterbank as a sparse matrix (each mel filter touches a few FFT bins).
+The numbers are librosa's within float32 rounding (tested). :func:`extract_features` limits the
+BLAS library to one thread per worker, so that parallel workers do not over-subscribe the cores.
+
+Damaged caches
+--------------
+A cache file that cannot be read back (truncated, overwritten, a bad CRC) is reported in a
+warning that names it, deleted and recomputed; temporary files left by a killed save are removed.
 """
 
 from __future__ import annotations
@@ -58,8 +66,9 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import warnings
+import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -67,16 +76,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.config import GENRES, data_home
-from helpers.errors import DataError
+from helpers.config import GENRES, SAMPLE_RATE, data_home
+from helpers.errors import DataError, ParameterError
+from helpers.mfcc import check_positive, dct_matrix, hann_window, mel_filterbank, power_to_db
 
 #: Bump when the extraction code changes in a way that changes the numbers (invalidates caches).
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 
 KINDS = ("mfcc", "logmel")
 
 #: Bytes of windowed frames processed at once by :func:`mel_power_frames`.
 _BLOCK_BYTES = 1 << 20
+
+#: :func:`map_tracks` shows a progress bar by default from this many tracks on (short runs stay quiet).
+PROGRESS_MIN_TRACKS = 200
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ class FeatureConfig:
     Parameters
     ----------
     sr : int
-        Sample rate in Hz the clips are loaded at (GTZAN's own: 22050).
+        Sample rate in Hz the clips are loaded at (GTZAN's own: ``config.SAMPLE_RATE``).
     n_segments : int
         Segments per ``track_seconds`` track (the report: 5, i.e. 6 s each).
     track_seconds : float
@@ -103,7 +116,7 @@ class FeatureConfig:
         Hop between frames in samples (512 = 23 ms).
     """
 
-    sr: int = 22050
+    sr: int = SAMPLE_RATE
     n_segments: int = 5
     track_seconds: float = 30.0
     kind: str = "mfcc"
@@ -114,17 +127,17 @@ class FeatureConfig:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(f"FeatureConfig.kind={self.kind!r} must be one of {KINDS}")
+            raise ParameterError(f"FeatureConfig.kind={self.kind!r} must be one of {KINDS}")
         for name in ("sr", "n_segments", "n_mfcc", "n_mels", "n_fft", "hop_length"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"FeatureConfig.{name}={value!r} must be a positive integer")
+                raise ParameterError(f"FeatureConfig.{name}={value!r} must be a positive integer")
         if self.track_seconds <= 0:
-            raise ValueError(f"FeatureConfig.track_seconds={self.track_seconds!r} must be positive")
+            raise ParameterError(f"FeatureConfig.track_seconds={self.track_seconds!r} must be positive")
         if self.kind == "mfcc" and self.n_mfcc > self.n_mels:
-            raise ValueError(f"n_mfcc={self.n_mfcc} cannot exceed n_mels={self.n_mels}")
+            raise ParameterError(f"n_mfcc={self.n_mfcc} cannot exceed n_mels={self.n_mels}")
         if self.segment_samples < self.n_fft:
-            raise ValueError(
+            raise ParameterError(
                 f"segments of {self.segment_samples} samples are shorter than n_fft={self.n_fft}"
             )
 
@@ -155,59 +168,71 @@ class FeatureConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# One clip
+# The report's recipe, one track (shown in chapter 5)
+# ---------------------------------------------------------------------------------------------
+
+
+def report_segment_mfccs(signal: np.ndarray, sr: int = SAMPLE_RATE, n_segments: int = 5, n_mfcc: int = 13,
+                         n_fft: int = 2048, hop_length: int = 512,
+                         track_seconds: float = 30.0) -> dict[int, np.ndarray]:
+    """The report's MFCCs of one track: ``{segment number: (frames, n_mfcc) array}`` of the kept segments.
+
+    Shown in chapter *From audio to features*. Cut the signal into ``n_segments`` segments of
+    ``int(sr * track_seconds / n_segments)`` samples, call ``librosa.feature.mfcc`` on each,
+    transpose to frames × coefficients, and keep a segment only if it has the expected
+    ``ceil(samples_per_segment / hop_length)`` frames (a short clip loses its last segments).
+    """
+    import librosa
+
+    check_positive(sr=sr, n_segments=n_segments, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length)
+    samples_per_segment = int(sr * track_seconds / n_segments)
+    if samples_per_segment < n_fft:
+        raise ParameterError(f"segments of {samples_per_segment} samples are shorter than n_fft={n_fft}")
+    expected_frames = math.ceil(samples_per_segment / hop_length)
+    kept = {}
+    for d in range(n_segments):
+        start = samples_per_segment * d
+        mfcc = librosa.feature.mfcc(y=signal[start:start + samples_per_segment], sr=sr, n_mfcc=n_mfcc,
+                                    n_fft=n_fft, hop_length=hop_length).T
+        if len(mfcc) == expected_frames:
+            kept[d] = mfcc
+    return kept
+
+
+# ---------------------------------------------------------------------------------------------
+# The production path, one clip
 # ---------------------------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=8)
 def _analysis_constants(sr: int, n_fft: int, n_mels: int, n_mfcc: int):
-    """Window, mel filterbank (sparse) and DCT matrix, built once per parameter set.
-
-    The same objects ``librosa.feature.mfcc`` builds on every call: a periodic Hann window
-    (``scipy.signal.get_window('hann', n_fft, fftbins=True)``), ``librosa.filters.mel`` (Slaney
-    mel scale and area normalisation) and the orthonormal DCT-II, here as a matrix.
-    """
-    import librosa
-    import scipy.fft
-    import scipy.signal
+    """Chapter 3's window, mel filterbank (as a sparse float32 matrix) and DCT, built once per parameter set."""
     import scipy.sparse
 
-    window = scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+    window = hann_window(n_fft).astype(np.float32)
     # Each mel filter is non-zero over a few FFT bins only: a sparse product is ~50x less work.
-    mel = scipy.sparse.csr_matrix(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels))
-    dct = scipy.fft.dct(np.eye(n_mels, dtype=np.float32), type=2, norm="ortho", axis=0)[:n_mfcc]
+    mel = scipy.sparse.csr_matrix(mel_filterbank(sr, n_fft, n_mels).astype(np.float32))
+    dct = dct_matrix(min(n_mfcc, n_mels), n_mels).astype(np.float32)
     return window, mel, np.ascontiguousarray(dct.T)  # dct.T: (n_mels, n_mfcc)
 
 
 def mel_power_frames(y: np.ndarray, config: FeatureConfig, n_frames: int) -> np.ndarray:
     """Mel power spectrogram of the first ``n_frames`` frames of a signal, time along axis 0.
 
-    Explained in chapter *From audio to features*. Numerically the same as
+    Explained in chapter *From audio to features*. Chapter 3's
+    ``mel_filterbank(sr, n_fft, n_mels) @ power_spectrogram(frame_signal(y), hann_window(n_fft))``,
+    transposed to ``(n_frames, n_mels)`` float32 — the same numbers as
     ``librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length).T[:n_frames]``
-    (centred frames, zero padding, periodic Hann window, power 2, Slaney mel filterbank), written
-    out as in chapter 3 — frame, window, real FFT, squared magnitude, filterbank — so that all of
-    it runs in float32 on contiguous rows and the filterbank is applied as a sparse matrix.
-
-    Parameters
-    ----------
-    y : numpy.ndarray
-        Mono float32 signal.
-    config : FeatureConfig
-    n_frames : int
-        Frames to compute (frame ``k`` is centred on sample ``k * hop_length``); at most
-        ``1 + len(y) // hop_length``.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n_frames, n_mels)`` float32.
+    within float32 rounding — computed in float32, in blocks of contiguous frames, with the
+    filterbank as a sparse matrix. Frame ``k`` is centred on sample ``k * hop_length``;
+    ``n_frames`` is at most ``1 + len(y) // hop_length``.
     """
     import scipy.fft
 
     window, mel, _ = _analysis_constants(config.sr, config.n_fft, config.n_mels, config.n_mfcc)
     half = config.n_fft // 2
     if n_frames > 1 + len(y) // config.hop_length:
-        raise ValueError(f"a signal of {len(y)} samples has fewer than {n_frames} frames")
+        raise ParameterError(f"a signal of {len(y)} samples has fewer than {n_frames} frames")
     needed = (n_frames - 1) * config.hop_length + config.n_fft - half  # samples of y used
     padded = np.zeros(half + max(len(y), needed) + half, dtype=np.float32)
     padded[half : half + len(y)] = y
@@ -227,25 +252,15 @@ def mel_power_frames(y: np.ndarray, config: FeatureConfig, n_frames: int) -> np.
 
 
 def segment_starts(n_samples: int, config: FeatureConfig, max_segments: int | None = None) -> np.ndarray:
-    """First frame (of the whole-clip spectrogram) of every whole segment a signal holds.
+    """First frame (of the whole-clip spectrogram) of every whole segment a signal of ``n_samples`` holds.
 
-    Explained in chapter *From audio to features*: segment ``s`` starts at frame
-    ``floor(s * segment_samples / hop_length)`` and is kept when the signal holds all its samples.
-
-    Parameters
-    ----------
-    n_samples : int
-        Length of the signal in samples.
-    config : FeatureConfig
-    max_segments : int, optional
-        At most this many segments (default ``config.n_segments``).
-
-    Returns
-    -------
-    numpy.ndarray
-        Integer frame indices, one per kept segment.
+    Shown in chapter *From audio to features*: segment ``s`` starts at frame
+    ``floor(s * segment_samples / hop_length)`` and is kept when the signal holds all its samples;
+    at most ``max_segments`` segments (default ``config.n_segments``).
     """
-    limit = config.n_segments if max_segments is None else int(max_segments)
+    limit = config.n_segments if max_segments is None else max_segments
+    if n_samples < 0 or limit < 0:
+        raise ParameterError(f"need n_samples >= 0 and max_segments >= 0, got {n_samples} and {limit}")
     starts = []
     for s in range(limit):
         frame = (s * config.segment_samples) // config.hop_length
@@ -278,28 +293,149 @@ def clip_features(y: np.ndarray, config: FeatureConfig, max_segments: int | None
     """
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"clip_features needs a mono signal of shape (n,), got shape {y.shape}")
+        raise ParameterError(f"clip_features needs a mono signal of shape (n,), got shape {y.shape}")
     y = y.astype(np.float32, copy=False)
     starts = segment_starts(len(y), config, max_segments)
     frames = config.frames_per_segment
     out = np.empty((len(starts), frames, config.n_features), dtype=np.float32)
     if len(starts) == 0:
         return out
-    # One spectrogram for everything the segments need, in decibels (librosa.power_to_db with
-    # ref=1, amin=1e-10); the 80 dB floor (top_db) is applied per segment below, as a
-    # per-segment call does.
+    # One mel spectrogram for everything the segments need; decibels (with their 80 dB floor)
+    # and the DCT per segment, as a per-segment call does.
     mel = mel_power_frames(y, config, int(starts[-1]) + frames)
-    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     _, _, dct = _analysis_constants(config.sr, config.n_fft, config.n_mels, config.n_mfcc)
     for i, start in enumerate(starts):
-        segment = db[start : start + frames]
-        segment = np.maximum(segment, segment.max() - 80.0)
+        segment = power_to_db(mel[start : start + frames])
         out[i] = segment @ dct if config.kind == "mfcc" else segment
     return out
 
 
 # ---------------------------------------------------------------------------------------------
-# Many clips: FeatureSet, extraction, cache
+# The one per-track loop (parallel, with a progress bar) and its cache
+# ---------------------------------------------------------------------------------------------
+
+
+def map_tracks(job: Callable, paths: Sequence, n_jobs: int = -1, backend: str = "threading",
+               progress: bool | None = None, desc: str = "tracks") -> list:
+    """``[job(path) for path in paths]``, tracks in parallel (joblib), in order, with a progress bar.
+
+    The per-track loop of :func:`extract_features`, :func:`helpers.descriptors.extract_descriptors`
+    (and any other per-track extraction). The BLAS library is limited to one thread per worker,
+    so that ``n_jobs`` workers do not over-subscribe the cores.
+
+    Parameters
+    ----------
+    job : callable
+        Called once per path; must be picklable for ``backend='loky'``.
+    paths : sequence
+    n_jobs : int
+        Parallel workers (``-1``: one per CPU core; 1: a plain loop).
+    backend : str
+        joblib backend. ``'threading'`` (default) starts instantly; FFTs, matrix products and
+        decoding release the GIL, so threads run them in parallel. ``'loky'`` uses processes.
+    progress : bool or None
+        Show a tqdm bar (updated at most every 2 s and cleared at the end, so that a stored
+        notebook output keeps no trace of it). ``None``: only for long runs, from
+        :data:`PROGRESS_MIN_TRACKS` tracks on.
+    desc : str
+        The progress bar's label.
+    """
+    from joblib import Parallel, delayed
+    from threadpoolctl import threadpool_limits
+    from tqdm import tqdm
+
+    if not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
+        raise ParameterError(f"n_jobs must be -1 or a positive whole number, got {n_jobs!r}")
+    paths = list(paths)
+    show = len(paths) >= PROGRESS_MIN_TRACKS if progress is None else bool(progress)
+    with threadpool_limits(limits=1, user_api="blas"):
+        if n_jobs == 1:
+            results = (job(path) for path in paths)
+        else:
+            results = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")(
+                delayed(job)(path) for path in paths)
+        if show:
+            results = tqdm(results, total=len(paths), desc=desc, unit="track", mininterval=2.0, leave=False)
+        return list(results)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete ``*.tmp`` files of this cache entry left by a save that was killed (its process is gone)."""
+    for tmp in path.parent.glob(f"{path.name}.*.tmp"):
+        try:
+            pid = int(tmp.name[len(path.name) + 1 :].split(".")[0])
+            os.kill(pid, 0)  # raises if no such process: the writer is dead
+            alive = True
+        except (ValueError, ProcessLookupError):
+            alive = False
+        except PermissionError:  # a live process of another user
+            alive = True
+        if not alive:
+            tmp.unlink(missing_ok=True)
+
+
+def write_cache(path, arrays: dict[str, np.ndarray]) -> None:
+    """Write named arrays to ``path`` (``.npz``, no pickle) atomically: a temporary file, then a rename.
+
+    A reader sees either the old file or the complete new one, never a half-written one; the
+    temporary file is removed if the write fails.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_cache(path, required: Sequence[str] = ()) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file written by :func:`write_cache`, or None if it is missing or damaged.
+
+    A damaged file (truncated, overwritten, a bad CRC, not a ``.npz``, lacking one of the
+    ``required`` arrays) is reported in a warning that names it and deleted, so that the caller
+    recomputes it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        missing = set(required) - set(arrays)
+        if missing:
+            raise KeyError(f"no array(s) {sorted(missing)}")
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, ValueError) as error:
+        warnings.warn(f"cache file {path} is damaged ({type(error).__name__}: {error}); "
+                      "deleting and recomputing it", stacklevel=3)
+        path.unlink(missing_ok=True)
+        return None
+    return arrays
+
+
+def cached_arrays(path, compute: Callable[[], dict[str, np.ndarray]],
+                  required: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Named arrays read from the cache file ``path``, or ``compute()``\\ d and written there.
+
+    ``path=None`` means no cache. A damaged cache file is named in a warning and recomputed
+    (:func:`read_cache`); leftovers of a killed save are removed (:func:`write_cache`).
+    """
+    if path is None:
+        return compute()
+    stored = read_cache(path, required)
+    if stored is not None:
+        return stored
+    arrays = compute()
+    write_cache(path, arrays)
+    return arrays
+
+
+# ---------------------------------------------------------------------------------------------
+# Many clips: FeatureSet, extraction
 # ---------------------------------------------------------------------------------------------
 
 
@@ -354,7 +490,7 @@ class FeatureSet:
     def table(self) -> pd.DataFrame:
         """One row per segment: ``track_id``, ``genre``, ``label``, ``segment``.
 
-        Works with :mod:`helpers.datasets.splits` (``track_train_test_split``, ``track_folds``,
+        Works with :mod:`helpers.splits` (``track_train_test_split``, ``track_folds``,
         ``filtered_split``); ``attrs['flavour']`` says which data it is.
         """
         genres = np.asarray(self.genres)
@@ -374,7 +510,7 @@ class FeatureSet:
         """The rows ``rows`` (integer positions or a boolean mask) as a new FeatureSet."""
         rows = np.asarray(rows)
         if rows.dtype == bool and rows.shape != (len(self),):
-            raise ValueError(f"boolean mask of shape {rows.shape} for {len(self)} rows")
+            raise ParameterError(f"boolean mask of shape {rows.shape} for {len(self)} rows")
         return FeatureSet(
             X=self.X[rows],
             labels=self.labels[rows],
@@ -415,16 +551,19 @@ def _track_job(path: str, config: FeatureConfig, max_segments: int | None, check
     return feats, None
 
 
-def _files_fingerprint(table: pd.DataFrame) -> str:
-    """Hash of every clip's path, size and modification time (and its track id and label)."""
+def files_fingerprint(paths, *extra) -> str:
+    """Hash of every file's path, size and modification time (and of the ``extra`` columns, row by row).
+
+    Part of every cache file name, so that touching, replacing or removing a file means a new entry.
+    """
     digest = hashlib.sha1()
-    for path, track, label in zip(table["path"], table["track_id"], table["label"], strict=True):
+    for path, *rest in zip(paths, *extra, strict=True):
         try:
             stat = os.stat(path)
             state = f"{stat.st_size}:{stat.st_mtime_ns}"
         except OSError:
             state = "missing"
-        digest.update(f"{path}|{track}|{label}|{state}\n".encode())
+        digest.update("|".join(map(str, [path, *rest, state])).encode() + b"\n")
     return digest.hexdigest()[:16]
 
 
@@ -438,13 +577,16 @@ def cache_path(table: pd.DataFrame, config: FeatureConfig, cache_dir=None, check
     folder = Path(cache_dir) if cache_dir is not None else data_home() / "features"
     flavour = table.attrs.get("flavour", "unknown")
     strict = "" if check else "-unchecked"
-    return folder / f"{flavour}-{config.kind}-{config.key()}-{_files_fingerprint(table)}{strict}.npz"
+    fingerprint = files_fingerprint(table["path"], table["track_id"], table["label"])
+    return folder / f"{flavour}-{config.kind}-{config.key()}-{fingerprint}{strict}.npz"
 
 
-def _save_npz(path: Path, features: FeatureSet) -> None:
-    """Write a FeatureSet atomically (temporary file + rename), without pickle."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {
+_FEATURE_ARRAYS = ("X", "labels", "track_ids", "segments", "genres", "skipped", "flavour", "config")
+
+
+def _feature_arrays(features: FeatureSet) -> dict[str, np.ndarray]:
+    """A FeatureSet as named plain arrays (what the cache stores; no pickle)."""
+    return {
         "X": features.X.astype(np.float32, copy=False),
         "labels": features.labels.astype(np.int64),
         "track_ids": features.track_ids.astype(str),
@@ -454,33 +596,20 @@ def _save_npz(path: Path, features: FeatureSet) -> None:
         "flavour": np.asarray(features.flavour),
         "config": np.asarray(json.dumps(asdict(features.config), sort_keys=True)),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
-def _load_npz(path: Path) -> FeatureSet:
-    """Read a FeatureSet written by :func:`_save_npz` (``allow_pickle=False``)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            config = FeatureConfig(**json.loads(str(data["config"])))
-            return FeatureSet(
-                X=data["X"],
-                labels=data["labels"],
-                track_ids=data["track_ids"],
-                segments=data["segments"],
-                genres=tuple(str(g) for g in data["genres"]),
-                config=config,
-                flavour=str(data["flavour"]),
-                skipped=[str(s) for s in data["skipped"]],
-            )
-    except (OSError, KeyError, ValueError, TypeError) as error:
-        raise DataError(f"feature cache {path} is unreadable ({error}); delete it") from error
+def _feature_set(arrays: dict[str, np.ndarray]) -> FeatureSet:
+    """The FeatureSet of :func:`_feature_arrays`' arrays."""
+    return FeatureSet(
+        X=arrays["X"],
+        labels=arrays["labels"],
+        track_ids=arrays["track_ids"],
+        segments=arrays["segments"],
+        genres=tuple(str(g) for g in arrays["genres"]),
+        config=FeatureConfig(**json.loads(str(arrays["config"]))),
+        flavour=str(arrays["flavour"]),
+        skipped=[str(s) for s in arrays["skipped"]],
+    )
 
 
 def extract_features(
@@ -488,7 +617,7 @@ def extract_features(
     config: FeatureConfig = FeatureConfig(),  # noqa: B008 - frozen dataclass, safe default
     n_jobs: int = -1,
     cache: bool = True,
-    progress: bool = True,
+    progress: bool | None = None,
     max_segments: int | None = None,
     cache_dir=None,
     backend: str = "threading",
@@ -505,22 +634,17 @@ def extract_features(
         ``label``, ``track_id``; ``attrs['flavour']``), or a subset of its rows.
     config : FeatureConfig
         What to extract.
-    n_jobs : int
-        Parallel workers (joblib; ``-1``: one per CPU core).
+    n_jobs, backend, progress
+        The per-track loop's workers, joblib backend and progress bar (:func:`map_tracks`;
+        ``progress=None`` shows a bar only for long runs).
     cache : bool
         Read/write the ``.npz`` cache (see :func:`cache_path`); a second call with the same table,
-        files and config loads in well under a second.
-    progress : bool
-        Show a tqdm progress bar over tracks.
+        files and config loads in well under a second. A damaged cache file is named in a
+        warning and recomputed.
     max_segments : int, optional
         Segments per track (default ``config.n_segments``).
     cache_dir : path, optional
         Cache folder (default ``data_home()/features``).
-    backend : str
-        joblib backend. ``'threading'`` (default) starts instantly; the heavy parts (FFT, matrix
-        products, decoding) release the GIL, so threads run them in parallel. ``'loky'`` uses
-        processes. Either way the BLAS library is limited to one thread per worker during the
-        extraction, so that ``n_jobs`` workers do not over-subscribe the cores.
     check : bool
         Refuse (skip and name) clips whose file is not at ``config.sr`` Hz or not mono, as
         GTZAN's clips all are; with False they are resampled / mixed down silently, as
@@ -532,31 +656,19 @@ def extract_features(
         Bad clips (unreadable, too short, ...) are skipped with one warning that names them and
         counts them, and listed in ``FeatureSet.skipped``.
     """
-    from joblib import Parallel, delayed
-    from threadpoolctl import threadpool_limits
-    from tqdm import tqdm
-
     missing = {"path", "label", "track_id"} - set(table.columns)
     if missing:
         raise DataError(f"clip table lacks column(s) {sorted(missing)}")
-    flavour = table.attrs.get("flavour", "unknown")
     if max_segments is not None and max_segments != config.n_segments:
         cache_file = None  # unusual request: do not cache
     else:
         cache_file = cache_path(table, config, cache_dir, check) if cache else None
-    if cache_file is not None and cache_file.exists():
-        return _load_npz(cache_file)
 
-    paths = table["path"].astype(str).tolist()
-    jobs = (delayed(_track_job)(p, config, max_segments, check) for p in paths)
-    blocks, labels, track_ids, segments, skipped = [], [], [], [], []
-    # One BLAS thread per worker: n_jobs workers that each start a multi-threaded BLAS call would
-    # over-subscribe the cores (on a busy 2-core machine that makes every matrix product crawl).
-    with threadpool_limits(limits=1, user_api="blas"):
-        results = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")(jobs)
-        if progress:
-            results = tqdm(results, total=len(paths), desc=f"{config.kind} features", unit="clip",
-                           mininterval=1.0)
+    def compute() -> dict[str, np.ndarray]:
+        paths = table["path"].astype(str).tolist()
+        results = map_tracks(lambda path: _track_job(path, config, max_segments, check), paths,
+                             n_jobs=n_jobs, backend=backend, progress=progress, desc=f"{config.kind} features")
+        blocks, labels, track_ids, segments, skipped = [], [], [], [], []
         for (feats, reason), label, track in zip(results, table["label"], table["track_id"], strict=True):
             if feats is None:
                 skipped.append(reason)
@@ -565,29 +677,26 @@ def extract_features(
             labels.append(np.full(len(feats), int(label), dtype=np.int64))
             track_ids.append(np.full(len(feats), str(track)))
             segments.append(np.arange(len(feats), dtype=np.int64))
-    if skipped:
-        warnings.warn(
-            f"skipped {len(skipped)} of {len(paths)} clips:\n  " + "\n  ".join(skipped),
-            stacklevel=2,
-        )
-    empty = np.empty((0, config.frames_per_segment, config.n_features), dtype=np.float32)
-    features = FeatureSet(
-        X=np.concatenate(blocks) if blocks else empty,
-        labels=np.concatenate(labels) if labels else np.empty(0, dtype=np.int64),
-        track_ids=np.concatenate(track_ids) if track_ids else np.empty(0, dtype=str),
-        segments=np.concatenate(segments) if segments else np.empty(0, dtype=np.int64),
-        genres=tuple(GENRES),
-        config=config,
-        flavour=flavour,
-        skipped=skipped,
-    )
-    if cache_file is not None:
-        _save_npz(cache_file, features)
-    return features
+        if skipped:
+            warnings.warn(f"skipped {len(skipped)} of {len(paths)} clips:\n  " + "\n  ".join(skipped),
+                          stacklevel=4)
+        empty = np.empty((0, config.frames_per_segment, config.n_features), dtype=np.float32)
+        return _feature_arrays(FeatureSet(
+            X=np.concatenate(blocks) if blocks else empty,
+            labels=np.concatenate(labels) if labels else np.empty(0, dtype=np.int64),
+            track_ids=np.concatenate(track_ids) if track_ids else np.empty(0, dtype=str),
+            segments=np.concatenate(segments) if segments else np.empty(0, dtype=np.int64),
+            genres=tuple(GENRES),
+            config=config,
+            flavour=table.attrs.get("flavour", "unknown"),
+            skipped=skipped,
+        ))
+
+    return _feature_set(cached_arrays(cache_file, compute, required=_FEATURE_ARRAYS))
 
 
 # ---------------------------------------------------------------------------------------------
-# The report's recipe and its JSON format
+# The report's recipe over a table, and its JSON format
 # ---------------------------------------------------------------------------------------------
 
 
@@ -598,16 +707,14 @@ def extract_report_json(
     n_mfcc: int = 13,
     n_fft: int = 2048,
     hop_length: int = 512,
-    sr: int = 22050,
+    sr: int = SAMPLE_RATE,
     track_seconds: float = 30.0,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """The report's feature extraction, step by step, written to its JSON format.
+    """The report's feature extraction (:func:`report_segment_mfccs` per track), written to its JSON format.
 
-    Explained in chapter *From audio to features*. For every track (sequentially):
-    ``librosa.load(path, sr=sr)``; for each of ``n_segments`` segments of
-    ``int(sr * track_seconds / n_segments)`` samples, ``librosa.feature.mfcc`` on that segment;
-    keep the segment only if it has ``ceil(samples_per_segment / hop_length)`` frames. The JSON is
+    Explained in chapter *From audio to features*. For every track (sequentially, as the report
+    did): ``librosa.load(path, sr=sr)``, then :func:`report_segment_mfccs`. The JSON is
     ``{"mapping": [genre names], "labels": [int per segment], "mfcc": [segment × frames × n_mfcc]}``.
 
     Parameters
@@ -617,7 +724,7 @@ def extract_report_json(
     json_path : path
         Where to write the JSON (written atomically).
     n_segments, n_mfcc, n_fft, hop_length, sr, track_seconds
-        The report's parameters (defaults: 5, 13, 2048, 512, 22050, 30).
+        The report's parameters (defaults: 5, 13, 2048, 512, ``config.SAMPLE_RATE``, 30).
     progress : bool
         Show a tqdm progress bar.
 
@@ -631,37 +738,34 @@ def extract_report_json(
     import librosa
     from tqdm import tqdm
 
-    samples_per_segment = int(sr * track_seconds / n_segments)
-    expected_frames = math.ceil(samples_per_segment / hop_length)
     data = {"mapping": list(GENRES), "labels": [], "mfcc": []}
     rows, dropped = [], []
     iterator = table.itertuples(index=False)
     if progress:
-        iterator = tqdm(iterator, total=len(table), desc="report recipe", unit="clip")
+        iterator = tqdm(iterator, total=len(table), desc="report recipe", unit="clip", mininterval=2.0, leave=False)
     for clip in iterator:
         try:
-            signal, sample_rate = librosa.load(clip.path, sr=sr)
+            signal, _ = librosa.load(clip.path, sr=sr)
         except Exception as error:  # noqa: BLE001 - the report's loop would crash here; we say why
             raise DataError(f"{clip.path}: cannot be decoded ({error})") from error
+        kept = report_segment_mfccs(signal, sr, n_segments, n_mfcc, n_fft, hop_length, track_seconds)
         for d in range(n_segments):
-            start = samples_per_segment * d
-            finish = start + samples_per_segment
-            mfcc = librosa.feature.mfcc(
-                y=signal[start:finish], sr=sample_rate, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length
-            )
-            mfcc = mfcc.T
-            if len(mfcc) == expected_frames:
-                data["mfcc"].append(mfcc.tolist())
+            if d in kept:
+                data["mfcc"].append(kept[d].tolist())
                 data["labels"].append(int(clip.label))
                 rows.append((clip.track_id, clip.genre, int(clip.label), d))
             else:
                 dropped.append(f"{clip.track_id}#{d}")
     json_path = Path(json_path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = json_path.with_name(json_path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, json_path)
+    tmp = json_path.with_name(f"{json_path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w") as handle:
+            json.dump(data, handle)
+        os.replace(tmp, json_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     segments = pd.DataFrame(rows, columns=["track_id", "genre", "label", "segment"])
     segments.attrs["dropped"] = dropped
     segments.attrs["flavour"] = table.attrs.get("flavour", "unknown")
@@ -717,39 +821,21 @@ def load_report_json(json_path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return X, y, mapping
 
 
-def leak_fraction(train_track_ids, test_track_ids) -> float:
-    """Fraction of test segments whose track also has segments in the training set.
-
-    Explained in chapter *From audio to features*: 0 for a split by track; for the report's
-    segment-level ``train_test_split`` most test segments have siblings in training.
-
-    Parameters
-    ----------
-    train_track_ids, test_track_ids : array-like of str
-        The track id of every training / test segment.
-
-    Returns
-    -------
-    float
-        In ``[0, 1]``.
-    """
-    test = np.asarray(test_track_ids).astype(str)
-    if len(test) == 0:
-        raise ValueError("leak_fraction needs at least one test segment")
-    train = np.unique(np.asarray(train_track_ids).astype(str))
-    return float(np.isin(test, train).mean())
-
-
 __all__ = [
     "FEATURES_VERSION",
     "FeatureConfig",
     "FeatureSet",
     "cache_path",
+    "cached_arrays",
     "clip_features",
     "extract_features",
     "extract_report_json",
-    "leak_fraction",
+    "files_fingerprint",
     "load_report_json",
+    "map_tracks",
     "mel_power_frames",
+    "read_cache",
+    "report_segment_mfccs",
     "segment_starts",
+    "write_cache",
 ]

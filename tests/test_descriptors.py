@@ -107,6 +107,18 @@ def test_extract_descriptors_table_and_cache(tmp_path, monkeypatch):
         extract_descriptors(table, n_jobs=1, cache=cache, progress=False)
 
 
+def test_damaged_descriptor_cache_is_named_and_recomputed(tmp_path):
+    table = _table(tmp_path, n=2)
+    cache = tmp_path / "cache"
+    first = extract_descriptors(table, n_jobs=1, cache=cache, progress=False)
+    (entry,) = cache.glob("descriptors-*.npz")
+    entry.write_bytes(entry.read_bytes()[:100])  # truncated, as by a full disk or a kill
+    with pytest.warns(UserWarning, match=rf"{entry.name} is damaged"):
+        again = extract_descriptors(table, n_jobs=1, cache=cache, progress=False)
+    pd.testing.assert_frame_equal(first, again)
+    assert [p.name for p in cache.iterdir()] == [entry.name]
+
+
 def test_extract_descriptors_errors(tmp_path):
     table = _table(tmp_path, n=2)
     with pytest.raises(DataError, match="lacks column"):

@@ -14,7 +14,7 @@ import soundfile as sf
 from sklearn.model_selection import train_test_split
 
 from helpers.config import GENRES
-from helpers.errors import DataError, track_train_test_split
+from helpers.errors import DataError, ParameterError
 from helpers.features import (
     FeatureConfig,
     FeatureSet,
@@ -22,11 +22,15 @@ from helpers.features import (
     clip_features,
     extract_features,
     extract_report_json,
-    leak_fraction,
     load_report_json,
+    map_tracks,
     mel_power_frames,
+    read_cache,
+    report_segment_mfccs,
     segment_starts,
+    write_cache,
 )
+from helpers.splits import leak_fraction, track_train_test_split
 
 SR = 22050
 # Small clips keep the tests fast: 3 s "tracks" in 3 segments of 1 s (22050 samples, 44 frames).
@@ -88,7 +92,7 @@ def test_config_key_stable_and_sensitive():
     "kwargs", [{"kind": "chroma"}, {"n_mfcc": 0}, {"n_mfcc": 200}, {"hop_length": 1.5}, {"n_segments": 10000}]
 )
 def test_config_rejects_bad_values(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ParameterError):
         FeatureConfig(**kwargs)
 
 
@@ -107,7 +111,7 @@ def test_clip_features_shapes_and_counts():
     assert clip_features(longer, config).shape[0] == 5
     assert clip_features(longer, config, max_segments=9).shape[0] == 9
     assert clip_features(y, FeatureConfig(kind="logmel")).shape == (5, 259, 128)
-    with pytest.raises(ValueError, match="mono"):
+    with pytest.raises(ParameterError, match="mono"):
         clip_features(np.stack([y, y]), config)
 
 
@@ -119,7 +123,7 @@ def test_mel_power_frames_equals_librosa_melspectrogram():
     assert ours.shape == ref.shape == (1 + len(y) // 512, 128) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-6 * ref.max())
     np.testing.assert_allclose(mel_power_frames(y, config, 10), ref[:10], rtol=1e-4, atol=1e-6 * ref.max())
-    with pytest.raises(ValueError, match="fewer than"):
+    with pytest.raises(ParameterError, match="fewer than"):
         mel_power_frames(y, config, len(ref) + 1)
 
 
@@ -130,6 +134,23 @@ def test_segment_starts_are_frame_aligned_and_close_to_report_cuts():
     report_cuts = np.arange(5) * config.segment_samples
     offsets = report_cuts - starts * config.hop_length
     assert np.all((offsets >= 0) & (offsets < config.hop_length))
+    assert segment_starts(258 * 512 + config.segment_samples - 1, config).tolist() == [0]
+    assert segment_starts(10**7, config, max_segments=7).tolist()[-1] == (6 * 132300) // 512
+    with pytest.raises(ParameterError, match="max_segments"):
+        segment_starts(661500, config, max_segments=-1)
+
+
+def test_report_segment_mfccs_is_librosa_per_segment_and_drops_short_ones():
+    y = _tone(2.9, 500.0, seed=9)  # 3 segments of 1 s; the third is 0.9 s long and dropped
+    kept = report_segment_mfccs(y, SR, n_segments=3, track_seconds=3.0)
+    assert sorted(kept) == [0, 1]
+    ref = librosa.feature.mfcc(y=y[22050:44100], sr=SR, n_mfcc=13, n_fft=2048, hop_length=512).T
+    np.testing.assert_array_equal(kept[1], ref)
+    assert kept[0].shape == (44, 13)
+    with pytest.raises(ParameterError, match="hop_length"):
+        report_segment_mfccs(y, SR, hop_length=0)
+    with pytest.raises(ParameterError, match="shorter than n_fft"):
+        report_segment_mfccs(y, SR, n_segments=1000)
 
 
 @pytest.mark.parametrize("kind", ["mfcc", "logmel"])
@@ -221,6 +242,80 @@ def test_cache_invalidated_by_parameter_and_file_change(clips, tmp_path):
     np.testing.assert_array_equal(third.X[3:], first.X[3:])
 
 
+def _damage(path, how):
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "overwritten":
+        path.write_bytes(b"\0" * len(data))
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "bad_crc":  # flip bytes inside the first stored array: the zip's CRC-32 check fails
+        middle = len(data) // 4
+        path.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 64]) + data[middle + 64:])
+
+
+@pytest.mark.parametrize("how", ["truncated", "overwritten", "empty", "bad_crc"])
+def test_damaged_feature_cache_is_named_and_recomputed(clips, tmp_path, how):
+    cache_dir = tmp_path / "cache"
+    fresh = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    path = cache_path(clips, SMALL, cache_dir)
+    _damage(path, how)
+    with pytest.warns(UserWarning, match=rf"cache file .*{path.name} is damaged"):
+        again = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    np.testing.assert_array_equal(again.X, fresh.X)
+    # recomputed and rewritten: the next call reads a sound cache without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        third = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    np.testing.assert_array_equal(third.X, fresh.X)
+    assert [p.name for p in cache_dir.iterdir()] == [path.name]
+
+
+def test_cache_without_an_expected_array_is_damaged(tmp_path):
+    path = tmp_path / "entry.npz"
+    write_cache(path, {"values": np.arange(3)})
+    assert read_cache(path, required=("values",))["values"].tolist() == [0, 1, 2]
+    with pytest.warns(UserWarning, match="entry.npz is damaged.*paths"):
+        assert read_cache(path, required=("values", "paths")) is None
+    assert not path.exists()
+
+
+def test_leftover_temporary_of_a_killed_save_is_removed(tmp_path):
+    path = tmp_path / "entry.npz"
+    dead = tmp_path / "entry.npz.999999999.0badf00d.tmp"  # no such process id
+    dead.write_bytes(b"half a zip")
+    mine = tmp_path / f"entry.npz.{os.getpid()}.feedface.tmp"  # a live writer's: left alone
+    mine.write_bytes(b"being written")
+    other = tmp_path / "other.npz.999999999.0badf00d.tmp"  # another entry's: not ours to judge
+    other.write_bytes(b"x")
+    write_cache(path, {"values": np.ones(2)})
+    assert not dead.exists() and mine.exists() and other.exists()
+    assert read_cache(path)["values"].tolist() == [1.0, 1.0]
+
+
+def test_failed_save_leaves_nothing_half_written(tmp_path, monkeypatch):
+    path = tmp_path / "entry.npz"
+    write_cache(path, {"values": np.zeros(2)})
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_cache(path, {"values": np.ones(2)})
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.npz"]
+    monkeypatch.undo()
+    assert read_cache(path)["values"].tolist() == [0.0, 0.0]  # the old entry is intact
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_map_tracks_keeps_order(n_jobs):
+    assert map_tracks(lambda x: x * x, range(7), n_jobs=n_jobs, progress=False) == [0, 1, 4, 9, 16, 25, 36]
+    with pytest.raises(ParameterError, match="n_jobs"):
+        map_tracks(abs, [1], n_jobs=0)
+
+
 def test_bad_clips_are_skipped_named_and_counted(clips, tmp_path):
     bad = tmp_path / "genres" / "rock" / "rock.00054.wav"
     bad.write_bytes(b"this is not a wav file")
@@ -282,12 +377,6 @@ def test_track_split_is_leak_free_and_segment_split_leaks(clips):
     seg_train, seg_test = train_test_split(rows, test_size=0.25, random_state=0)
     leak = leak_fraction(fs.track_ids[seg_train], fs.track_ids[seg_test])
     assert 0.5 < leak <= 1.0
-
-
-def test_leak_fraction_arithmetic():
-    assert leak_fraction(["a", "a", "b"], ["a", "c", "c", "b"]) == 0.5
-    with pytest.raises(ValueError):
-        leak_fraction(["a"], [])
 
 
 # --- the report's JSON ---------------------------------------------------------------------
@@ -353,8 +442,6 @@ def test_benchmark_runs_and_reports(tmp_path, monkeypatch):
     result = bench.run_benchmark(table, n_jobs=2, limit=2)
     assert result["clips"] == 2 and result["flavour"] == "synthetic"
     assert result["naive_segments"] == result["production_segments"] == 10
-    for key in ("naive_s", "naive_1blas_s", "cold_s", "cached_s"):
-        assert result[key] > 0
     assert result["cold_speedup"] == pytest.approx(result["naive_s"] / result["cold_s"])
     assert result["cached_speedup"] == pytest.approx(result["cold_s"] / result["cached_s"])
     text = bench.format_report(result)

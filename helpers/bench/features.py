@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import statistics
@@ -35,33 +34,26 @@ import sys
 import tempfile
 import time
 
+from helpers.config import SAMPLE_RATE
+
 TARGET_COLD = 1.8
 TARGET_CACHED = 50.0
 CACHED_REPEATS = 5
 
 
-def naive_extract(paths, n_segments=5, n_mfcc=13, n_fft=2048, hop_length=512, sr=22050, track_seconds=30.0):
-    """The report's loop, in memory: per track ``librosa.load``, per segment ``librosa.feature.mfcc``.
+def naive_extract(paths, n_segments=5, n_mfcc=13, n_fft=2048, hop_length=512, sr=SAMPLE_RATE, track_seconds=30.0):
+    """The report's loop, in memory: per track ``librosa.load``, then :func:`helpers.features.report_segment_mfccs`.
 
     Explained in chapter *From audio to features*. Returns the number of segments kept.
     """
     import librosa
 
-    samples_per_segment = int(sr * track_seconds / n_segments)
-    expected = math.ceil(samples_per_segment / hop_length)
+    from helpers.features import report_segment_mfccs
+
     kept = 0
     for path in paths:
-        signal, sample_rate = librosa.load(path, sr=sr)
-        for d in range(n_segments):
-            start = samples_per_segment * d
-            mfcc = librosa.feature.mfcc(
-                y=signal[start : start + samples_per_segment],
-                sr=sample_rate,
-                n_mfcc=n_mfcc,
-                n_fft=n_fft,
-                hop_length=hop_length,
-            ).T
-            kept += len(mfcc) == expected
+        signal, _ = librosa.load(path, sr=sr)
+        kept += len(report_segment_mfccs(signal, sr, n_segments, n_mfcc, n_fft, hop_length, track_seconds))
     return kept
 
 
