@@ -16,12 +16,14 @@ import dataclasses
 import json
 import os
 import tempfile
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from helpers.errors import DataError
+from helpers.features import FeatureConfig
 
 FORMAT = "genre-book-bundle"
 FORMAT_VERSION = 1
@@ -82,6 +84,92 @@ def _atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def _positive_ints(value) -> bool:
+    return isinstance(value, list) and len(value) > 0 and all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+
+
+def _check_stats(stats, n_features: int) -> str | None:
+    """The problem with a bundle's standardization entry, or None."""
+    if stats is None:
+        return None
+    if not isinstance(stats, dict) or set(stats) != {"mean", "std"}:
+        return "standardization must be null or {'mean': [...], 'std': [...]}"
+    for name in ("mean", "std"):
+        values = stats[name]
+        if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            return f"standardization {name} must be a list of numbers"
+        if len(values) != n_features:
+            return f"standardization {name} has {len(values)} values, but the features have {n_features} per frame"
+        if not np.all(np.isfinite(values)):
+            return f"standardization {name} holds a NaN or infinite value"
+    if min(stats["std"]) <= 0:
+        return "standardization std must be positive (a std of 0 divides by zero)"
+    return None
+
+
+def _description_problem(info) -> str | None:
+    """The first problem of a bundle description (the JSON contents), or None if it is valid.
+
+    The same checks run when a bundle is saved and when it is read: the format, a model file
+    beside the description, genres, feature settings, the input shape those settings give, and
+    standardization statistics that fit them.
+    """
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        return f"is not a {FORMAT} description"
+    missing = [key for key in _REQUIRED_KEYS if key not in info]
+    if missing:
+        return f"lacks {missing}"
+    version = info["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+        return f"format_version {version!r} is not a bundle format this code reads (integers 1 to {FORMAT_VERSION})"
+    name = info["model_file"]
+    if not isinstance(name, str) or not name.endswith(".keras") or Path(name).name != name or "\\" in name \
+            or name.startswith("."):
+        return f"model_file {name!r} must be the name of a .keras file beside the description (no folders)"
+    genres = info["genres"]
+    if not isinstance(genres, list) or len(genres) < 2 or not all(isinstance(g, str) and g for g in genres) \
+            or len(set(genres)) != len(genres):
+        return f"genres {genres!r} must be a list of at least two different names"
+    metadata = info["metadata"]
+    if not isinstance(metadata, dict) or any(not metadata.get(key) for key in REQUIRED_METADATA):
+        return f"metadata must name {list(REQUIRED_METADATA)} (every number must say its data and split)"
+    if not isinstance(info["feature_config"], dict):
+        return "feature_config must be an object"
+    try:
+        config = FeatureConfig(**info["feature_config"])
+    except (TypeError, ValueError) as error:
+        return f"feature settings {info['feature_config']} are invalid: {error}"
+    shape = info.get("input_shape")
+    expected = [config.frames_per_segment, config.n_features]
+    if not _positive_ints(shape) or shape not in (expected, [*expected, 1]):
+        return (f"input_shape {shape!r} does not fit the feature settings ({config.kind}, sr {config.sr}, "
+                f"hop {config.hop_length}: segments of {expected[0]} frames × {expected[1]} features)")
+    return _check_stats(info["standardization"], config.n_features)
+
+
+def _network_shapes(keras_path: Path) -> tuple[list, int | None]:
+    """The network's input shape (without the batch axis) and output width, from the ``.keras`` file's config.
+
+    Read from ``config.json`` inside the zip, without TensorFlow; the width is ``None`` when the
+    last layer does not record it.
+    """
+    try:
+        with zipfile.ZipFile(keras_path) as archive:
+            config = json.loads(archive.read("config.json"))
+        spec = config["config"]
+        layers = {layer["config"].get("name"): layer for layer in spec["layers"]}
+        if config["class_name"] == "Sequential":
+            first, last = spec["layers"][0], spec["layers"][-1]
+        else:
+            names = [spec["input_layers"], spec["output_layers"]]
+            first, last = (layers[n[0][0] if isinstance(n[0], list) else n[0]] for n in names)
+        shape = first["config"].get("batch_shape") or first.get("build_config", {}).get("input_shape")
+        return list(shape[1:]), last["config"].get("units")
+    except (zipfile.BadZipFile, OSError, KeyError, IndexError, TypeError, json.JSONDecodeError) as error:
+        raise DataError(f"model file {keras_path} is not a readable Keras model ({type(error).__name__}: {error})") from None
+
+
 def save_bundle(path_stem, model, feature_config, mean, std, genres, metadata: dict) -> tuple[Path, Path]:
     """Write ``<stem>.keras`` and ``<stem>.json`` for a trained model.
 
@@ -110,17 +198,12 @@ def save_bundle(path_stem, model, feature_config, mean, std, genres, metadata: d
     import keras
 
     keras_path, json_path = bundle_paths(path_stem)
-    missing = [key for key in REQUIRED_METADATA if not metadata.get(key)]
-    if missing:
-        raise DataError(f"bundle {json_path}: metadata lacks {missing} (every number must say its data and split)")
     genres = [str(g) for g in genres]
     n_outputs = model.output_shape[-1]
     if n_outputs != len(genres):
         raise DataError(f"bundle {json_path}: the model has {n_outputs} outputs but {len(genres)} genres were given")
     if (mean is None) != (std is None):
         raise DataError(f"bundle {json_path}: give both mean and std, or neither")
-    if std is not None and np.any(np.asarray(std, dtype=float) <= 0):
-        raise DataError(f"bundle {json_path}: standardisation std must be positive")
     try:
         import tensorflow as tf
 
@@ -139,6 +222,9 @@ def save_bundle(path_stem, model, feature_config, mean, std, genres, metadata: d
         "versions": {"keras": keras.__version__, "tensorflow": tf_version},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017
     }
+    problem = _description_problem(info)
+    if problem:
+        raise DataError(f"bundle {json_path}: {problem}")
     keras_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=keras_path.stem + ".", suffix=".keras", dir=keras_path.parent)
     os.close(fd)
@@ -168,12 +254,19 @@ def read_bundle_info(path_stem) -> dict:
     -------
     dict
         The JSON contents (see :func:`save_bundle`) with ``mean``/``std`` added as float32 arrays
-        (or ``None``) and ``keras_path`` (the model file, checked to exist).
+        (or ``None``), ``features`` (the :class:`helpers.features.FeatureConfig`) and ``keras_path``
+        (the model file).
+
+    Every entry is checked as strictly as :func:`save_bundle` checks it — format version, a model
+    file beside the description, genres, feature settings, standardization statistics (finite,
+    std > 0, one per feature) — and against the network itself (read from the ``.keras`` file's
+    architecture, without TensorFlow): its input shape must be the one the feature settings give
+    and its output width the number of genres.
 
     Raises
     ------
     DataError
-        If a file is missing or the description is not a valid bundle, naming the file.
+        If a file is missing or the bundle is not valid, naming the bundle and the problem.
     """
     _, json_path = bundle_paths(path_stem)
     if not json_path.is_file():
@@ -182,16 +275,20 @@ def read_bundle_info(path_stem) -> dict:
         info = json.loads(json_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DataError(f"model bundle description {json_path} is not valid JSON: {error}") from None
-    if not isinstance(info, dict) or info.get("format") != FORMAT:
-        raise DataError(f"{json_path} is not a {FORMAT} description")
-    missing = [key for key in _REQUIRED_KEYS if key not in info]
-    if missing:
-        raise DataError(f"model bundle description {json_path} lacks {missing}")
-    if info["format_version"] > FORMAT_VERSION:
-        raise DataError(f"{json_path} has bundle format {info['format_version']}; this code reads up to {FORMAT_VERSION}")
+    problem = _description_problem(info)
+    if problem:
+        raise DataError(f"model bundle {json_path}: {problem}")
     info["keras_path"] = json_path.with_name(info["model_file"])
     if not info["keras_path"].is_file():
-        raise DataError(f"model file {info['keras_path']} (named in {json_path}) is missing")
+        raise DataError(f"model bundle {json_path}: its model file {info['keras_path']} is missing")
+    shape, width = _network_shapes(info["keras_path"])
+    if shape != info["input_shape"]:
+        raise DataError(f"model bundle {json_path}: the network takes inputs of shape {shape}, "
+                        f"but the description says {info['input_shape']}")
+    if width is not None and width != len(info["genres"]):
+        raise DataError(f"model bundle {json_path}: the network has {width} outputs but the description names "
+                        f"{len(info['genres'])} genres")
+    info["features"] = FeatureConfig(**info["feature_config"])
     stats = info["standardization"]
     info["mean"] = None if stats is None else np.asarray(stats["mean"], dtype=np.float32)
     info["std"] = None if stats is None else np.asarray(stats["std"], dtype=np.float32)

@@ -11,7 +11,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from helpers.bundle import bundle_paths, load_bundle, save_bundle  # noqa: E402
+from helpers.bundle import bundle_paths, load_bundle, read_bundle_info, save_bundle  # noqa: E402
 from helpers.errors import DataError  # noqa: E402
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
@@ -27,9 +27,9 @@ class _Config:
 
 def _tiny_model(seed=0):
     keras.utils.set_random_seed(seed)
-    inputs = keras.Input((6, 13, 1))
+    inputs = keras.Input((259, 13, 1))  # one segment with the default feature settings
     x = keras.layers.Conv2D(2, 3, activation="relu")(inputs)
-    x = keras.layers.Flatten()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(10, activation="softmax")(x)
     return keras.Model(inputs, outputs)
 
@@ -56,12 +56,12 @@ def test_round_trip_gives_equal_predictions_and_metadata(tmp_path):
     for path in (keras_path, json_path):  # readable like any other file, not private like a temp file
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     loaded, info = load_bundle(tmp_path / "models" / "net")
-    X = np.random.default_rng(0).normal(size=(4, 6, 13, 1)).astype("float32")
+    X = np.random.default_rng(0).normal(size=(4, 259, 13, 1)).astype("float32")
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), rtol=1e-6)
     assert info["genres"] == list(GENRES)
     assert info["feature_config"] == {"sr": 22050, "n_segments": 5, "kind": "mfcc", "n_mfcc": 13}
     assert info["metadata"]["data"] == "synthetic" and info["metadata"]["accuracy"] == 0.5
-    assert info["input_shape"] == [6, 13, 1]
+    assert info["input_shape"] == [259, 13, 1]
     assert info["versions"]["keras"] == keras.__version__
     np.testing.assert_allclose(info["mean"], np.linspace(-1, 1, 13), rtol=1e-6)
     assert info["std"].dtype == np.float32 and info["std"].shape == (13,)
@@ -87,6 +87,8 @@ def test_save_refuses_incomplete_or_inconsistent_input(tmp_path):
         _save(tmp_path, std=None)
     with pytest.raises(DataError, match="positive"):
         _save(tmp_path, std=np.zeros(13))
+    with pytest.raises(DataError, match="does not fit the feature settings"):
+        _save(tmp_path, feature_config={"n_mfcc": 20})  # the network takes 13 coefficients
     assert not (tmp_path / "models" / "net.json").exists()
 
 
@@ -95,7 +97,7 @@ def test_missing_files_give_clear_errors(tmp_path):
         load_bundle(tmp_path / "net")
     _, (keras_path, _) = _save(tmp_path)
     keras_path.unlink()
-    with pytest.raises(DataError, match=r"net\.keras .* is missing"):
+    with pytest.raises(DataError, match=r"model file .*net\.keras is missing"):
         load_bundle(tmp_path / "models" / "net")
 
 
@@ -110,7 +112,7 @@ def test_corrupt_files_give_clear_errors(tmp_path):
         load_bundle(json_path)
     json_path.write_text(good_json)
     keras_path.write_bytes(b"PK\x03\x04 this is not a zip archive")
-    with pytest.raises(DataError, match=r"net\.keras could not be loaded"):
+    with pytest.raises(DataError, match=r"net\.keras is not a readable Keras model"):
         load_bundle(json_path)
 
 
@@ -124,9 +126,9 @@ def test_wrong_genre_count_in_description_is_detected(tmp_path):
 
 
 def test_safe_mode_refuses_code_in_the_model_file(tmp_path):
-    inputs = keras.Input((6, 13, 1))
+    inputs = keras.Input((259, 13, 1))
     x = keras.layers.Lambda(lambda t: t * 2.0)(inputs)
-    x = keras.layers.Flatten()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
     _save(tmp_path, model=model)
     with pytest.raises(DataError, match="could not be loaded"):
@@ -138,3 +140,47 @@ def test_bundle_paths_accepts_stem_or_either_suffix(tmp_path):
     assert bundle_paths(tmp_path / "m") == expected
     assert bundle_paths(tmp_path / "m.keras") == expected
     assert bundle_paths(str(tmp_path / "m.json")) == expected
+
+
+def _edited(tmp_path, edit):
+    """Save a good bundle, apply ``edit`` to its JSON description, return the description's path."""
+    _, (_, json_path) = _save(tmp_path)
+    info = json.loads(json_path.read_text())
+    edit(info)
+    json_path.write_text(json.dumps(info))  # NaN is written as the (invalid) JSON literal NaN
+    return json_path
+
+
+def _set(*keys_and_value):
+    *keys, value = keys_and_value
+
+    def edit(info):
+        target = info
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value(target[keys[-1]]) if callable(value) else value
+    return edit
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (_set("standardization", "std", lambda v: [0.0] * len(v)), "std must be positive"),
+    (_set("standardization", "std", lambda v: [float("nan")] + v[1:]), "NaN or infinite"),
+    (_set("standardization", "std", lambda v: v[:12]), "std has 12 values, but the features have 13"),
+    (_set("genres", lambda v: v[:9]), "10 outputs but the description names 9 genres"),
+    (_set("genres", lambda v: [v[0]] * len(v)), "different names"),
+    (_set("format_version", "1"), "format_version '1'"),
+    (_set("model_file", "../x.keras"), "model_file '../x.keras'"),
+    (_set("model_file", "/etc/passwd"), "model_file"),
+    (_set("feature_config", "n_mfcc", 20), "input_shape .* does not fit"),
+    (_set("feature_config", "hop_length", 256), "input_shape .* does not fit"),
+    (_set("feature_config", "sr", 44100), "input_shape .* does not fit"),
+    (_set("feature_config", "kind", "logmel"), "input_shape .* does not fit"),
+    (_set("feature_config", "n_fft", -1), "feature settings .* are invalid"),
+    (_set("input_shape", [259, 13]), r"the network takes inputs of shape \[259, 13, 1\]"),
+    (_set("metadata", {"data": "mini"}), "metadata must name"),
+])
+def test_edited_description_is_refused_on_load(tmp_path, edit, message):
+    json_path = _edited(tmp_path, edit)
+    with pytest.raises(DataError, match=message) as error:
+        read_bundle_info(json_path)
+    assert str(json_path) in str(error.value)  # the message names the bundle
