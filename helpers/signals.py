@@ -16,15 +16,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from helpers.config import SAMPLE_RATE
-from helpers.errors import DataError
+from helpers.errors import ParameterError
 
 
 def _check_rate_and_duration(duration: float, sr: int) -> int:
     """Return the number of samples of a signal ``duration`` seconds long at ``sr`` Hz."""
     if not np.isfinite(duration) or duration < 0:
-        raise DataError(f"signal duration must be a finite number of seconds >= 0, got {duration!r}")
+        raise ParameterError(f"signal duration must be a finite number of seconds >= 0, got {duration!r}")
     if int(sr) != sr or sr <= 0:
-        raise DataError(f"sample rate must be a positive whole number of Hz, got {sr!r}")
+        raise ParameterError(f"sample rate must be a positive whole number of Hz, got {sr!r}")
     return int(round(duration * sr))
 
 
@@ -45,7 +45,7 @@ def n_samples(duration: float, sr: int = SAMPLE_RATE) -> int:
 
     Raises
     ------
-    DataError
+    ParameterError
         If ``duration`` is negative or not finite, or ``sr`` is not a positive whole number.
     """
     return _check_rate_and_duration(duration, sr)
@@ -94,11 +94,11 @@ def sine(
 
     Raises
     ------
-    DataError
+    ParameterError
         If ``freq`` is negative or not finite (or the duration/rate are invalid).
     """
     if not np.isfinite(freq) or freq < 0:
-        raise DataError(f"frequency must be a finite number of Hz >= 0, got {freq!r}")
+        raise ParameterError(f"frequency must be a finite number of Hz >= 0, got {freq!r}")
     t = time_axis(duration, sr)
     return amplitude * np.sin(2 * np.pi * freq * t + phase)
 
@@ -124,12 +124,12 @@ def chord(
 
     Raises
     ------
-    DataError
+    ParameterError
         If ``freqs`` is empty.
     """
     freqs = list(freqs)
     if not freqs:
-        raise DataError("a chord needs at least one frequency")
+        raise ParameterError("a chord needs at least one frequency")
     y = np.sum([sine(f, duration, sr, amplitude=1.0) for f in freqs], axis=0)
     peak = np.max(np.abs(y)) if y.size else 0.0
     return y * (amplitude / peak) if peak > 0 else y
@@ -160,7 +160,7 @@ def white_noise(
     numpy.ndarray
     """
     if not isinstance(rng, np.random.Generator):
-        raise DataError(f"rng must be a numpy.random.Generator (from helpers.set_seed), got {type(rng).__name__}")
+        raise ParameterError(f"rng must be a numpy.random.Generator (from helpers.set_seed), got {type(rng).__name__}")
     return amplitude * rng.standard_normal(_check_rate_and_duration(duration, sr))
 
 
@@ -188,7 +188,7 @@ def chirp(
     """
     for f in (f0, f1):
         if not np.isfinite(f) or f < 0:
-            raise DataError(f"chirp frequencies must be finite numbers of Hz >= 0, got {f!r}")
+            raise ParameterError(f"chirp frequencies must be finite numbers of Hz >= 0, got {f!r}")
     t = time_axis(duration, sr)
     rate = (f1 - f0) / duration if duration > 0 else 0.0
     return amplitude * np.sin(2 * np.pi * (f0 * t + 0.5 * rate * t**2))
@@ -227,7 +227,7 @@ def click_track(
         The click onsets in seconds.
     """
     if not np.isfinite(bpm) or bpm <= 0:
-        raise DataError(f"tempo must be a positive number of beats per minute, got {bpm!r}")
+        raise ParameterError(f"tempo must be a positive number of beats per minute, got {bpm!r}")
     n = _check_rate_and_duration(duration, sr)
     click = sine(click_freq, click_seconds, sr, amplitude=amplitude)
     click *= np.exp(-np.arange(click.size) / (0.2 * max(click.size, 1)))
@@ -259,7 +259,7 @@ def alias_frequency(freq: float, sr: int = SAMPLE_RATE) -> float:
         ``|freq − sr · round(freq / sr)|``, in ``[0, sr/2]``.
     """
     if not np.isfinite(freq) or freq < 0:
-        raise DataError(f"frequency must be a finite number of Hz >= 0, got {freq!r}")
+        raise ParameterError(f"frequency must be a finite number of Hz >= 0, got {freq!r}")
     _check_rate_and_duration(0.0, sr)
     return float(abs(freq - sr * np.round(freq / sr)))
 
@@ -283,7 +283,7 @@ def quantize(y: np.ndarray, bits: int) -> np.ndarray:
         The quantized signal (``float64``), values on the grid ``k / 2**(bits-1)``.
     """
     if int(bits) != bits or not 1 <= bits <= 32:
-        raise DataError(f"bit depth must be a whole number from 1 to 32, got {bits!r}")
+        raise ParameterError(f"bit depth must be a whole number from 1 to 32, got {bits!r}")
     scale = 2.0 ** (int(bits) - 1)
     y = np.clip(np.asarray(y, dtype=np.float64), -1.0, 1.0)
     return np.clip(np.round(y * scale), -scale, scale - 1) / scale
@@ -312,14 +312,14 @@ def magnitude_spectrum(y: np.ndarray, sr: int = SAMPLE_RATE, window: bool = True
     """
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1 or y.size < 2:
-        raise DataError(f"magnitude_spectrum needs a 1-D signal of at least 2 samples, got shape {y.shape}")
+        raise ParameterError(f"magnitude_spectrum needs a 1-D signal of at least 2 samples, got shape {y.shape}")
     _check_rate_and_duration(0.0, sr)
     w = np.hanning(y.size) if window else np.ones(y.size)
     spectrum = np.abs(np.fft.rfft(y * w)) * 2.0 / w.sum()
     return np.fft.rfftfreq(y.size, d=1.0 / sr), spectrum
 
 
-def audio_player(y: np.ndarray, sr: int = 22050, seconds: float | None = 3.0):
+def audio_player(y: np.ndarray, sr: int = SAMPLE_RATE, seconds: float | None = 3.0):
     """An embedded audio player that stores the sound as MP3 (about 20 times smaller than WAV).
 
     Explained in chapter *Sound and sampling*: IPython's ``Audio(y, rate=sr)`` embeds 16-bit WAV
@@ -349,7 +349,7 @@ def audio_player(y: np.ndarray, sr: int = 22050, seconds: float | None = 3.0):
 
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1 or y.size == 0:
-        raise DataError(f"audio_player needs a non-empty mono signal, got shape {y.shape}")
+        raise ParameterError(f"audio_player needs a non-empty mono signal, got shape {y.shape}")
     if seconds is not None:
         y = y[: int(seconds * sr)]
     peak = float(np.max(np.abs(y)))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import signals as S
-from helpers.errors import DataError
+from helpers.errors import ParameterError
 
 
 def _peak_frequency(y, sr):
@@ -47,7 +47,7 @@ def test_noise_is_reproducible_and_flat():
     _, mag = S.magnitude_spectrum(a)
     low, high = mag[: len(mag) // 2].mean(), mag[len(mag) // 2 :].mean()
     assert low == pytest.approx(high, rel=0.1)
-    with pytest.raises(DataError, match="Generator"):
+    with pytest.raises(ParameterError, match="Generator"):
         S.white_noise(1.0, 7)
 
 
@@ -92,7 +92,7 @@ def test_quantize():
     q16 = S.quantize(y, 16)
     assert np.max(np.abs(q16 - y)) <= 2**-16 + 1e-12
     assert S.quantize(np.array([2.0, -2.0]), 8).tolist() == [127 / 128, -1.0]
-    with pytest.raises(DataError, match="bit depth"):
+    with pytest.raises(ParameterError, match="bit depth"):
         S.quantize(y, 0)
 
 
@@ -109,7 +109,7 @@ def test_quantize():
     ],
 )
 def test_bad_input(call, match):
-    with pytest.raises(DataError, match=match):
+    with pytest.raises(ParameterError, match=match):
         call()
 
 
@@ -129,8 +129,8 @@ def test_audio_player_rejects_stereo():
     import numpy as np
     import pytest
 
-    from helpers.errors import DataError
+    from helpers.errors import ParameterError
     from helpers.signals import audio_player
 
-    with pytest.raises(DataError, match="mono"):
+    with pytest.raises(ParameterError, match="mono"):
         audio_player(np.zeros((2, 100)), 22050)
