@@ -313,7 +313,7 @@ def augmented_folds(
     """Turn (train, test) folds into (fit + augmented, validation, test) triples (chapter *Beyond*).
 
     For fold ``i`` the training rows are split into fit and validation tracks exactly as
-    :func:`helpers.evaluation.cross_validate` does (``inner_validation_rows`` with seed
+    :func:`helpers.evaluation.cross_validate` does (``helpers.splits.validation_tracks_split`` with seed
     ``seed + i``), so the augmented run uses the same fit, validation and test tracks as the
     plain run; then the augmented rows of the *fit* tracks only are added to the fit rows.
 
@@ -335,7 +335,7 @@ def augmented_folds(
     -------
     list of (fit_rows, val_rows, test_rows)
     """
-    from helpers.evaluation import inner_validation_rows
+    from helpers.splits import validation_tracks_split
 
     if offset != len(table):
         raise DataError(f"augmented_folds: offset {offset} must equal the number of original rows {len(table)}")
@@ -343,7 +343,7 @@ def augmented_folds(
     table_ids = table["track_id"].astype(str).to_numpy()
     out = []
     for index, (train_rows, test_rows) in enumerate(folds):
-        fit_rows, val_rows = inner_validation_rows(table, train_rows, val_fraction, seed + index)
+        fit_rows, val_rows = validation_tracks_split(table, train_rows, val_fraction, seed + index)
         fit_tracks = set(table_ids[fit_rows])
         if fit_tracks & set(table_ids[np.asarray(test_rows)]):
             raise DataError(f"fold {index}: fit and test rows share tracks")

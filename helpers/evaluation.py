@@ -4,7 +4,7 @@ Explained in chapter *Evaluation: which numbers hold up* (``chapters/08_evaluati
 
 The report scored its networks on *segments* drawn at random from all tracks, so segments of one
 track sat on both sides of the split (the leak). This module provides both protocols side by side:
-:func:`leaky_segment_split` reproduces the report's split, :func:`cross_validate` runs repeated,
+:func:`helpers.splits.leaky_segment_split` reproduces the report's split, :func:`cross_validate` runs repeated,
 stratified, track-grouped k-fold cross-validation in which early stopping only ever sees inner
 validation *tracks* taken from the training folds, never the test fold.
 """
@@ -21,6 +21,7 @@ import pandas as pd
 
 from helpers.config import DEFAULT_SEED, set_seed
 from helpers.errors import DataError
+from helpers.splits import validation_tracks_split
 
 # ---------------------------------------------------------------------------------------------
 # Scores
@@ -205,102 +206,6 @@ def mean_std(values) -> str:
         raise DataError("mean_std needs at least one value")
     std = values.std(ddof=1) if values.size > 1 else 0.0
     return f"{100 * values.mean():.1f} ± {100 * std:.1f} %"
-
-
-# ---------------------------------------------------------------------------------------------
-# Splits
-# ---------------------------------------------------------------------------------------------
-
-
-def leaky_segment_split(
-    n_rows: int, test_size: float = 0.25, seed: int = DEFAULT_SEED
-) -> tuple[np.ndarray, np.ndarray]:
-    """The report's split: scikit-learn's ``train_test_split`` over *segments*, ignoring tracks.
-
-    Explained in chapter *Evaluation* — shown to measure the leak, not to be used. Segments of one
-    track end up on both sides, so the network is tested on tracks it was trained on.
-
-    Parameters
-    ----------
-    n_rows : int
-        Number of segments.
-    test_size : float
-        Fraction of segments held out (the report's tutorial: 0.25).
-    seed : int
-        ``random_state`` of the shuffle.
-
-    Returns
-    -------
-    train_rows, test_rows : numpy.ndarray
-        Sorted integer row positions.
-    """
-    from sklearn.model_selection import train_test_split
-
-    if int(n_rows) < 2:
-        raise DataError(f"leaky_segment_split needs at least 2 rows, got {n_rows}")
-    train, test = train_test_split(np.arange(int(n_rows)), test_size=test_size, random_state=seed)
-    return np.sort(train), np.sort(test)
-
-
-def inner_validation_rows(
-    table: pd.DataFrame, rows, fraction: float = 0.2, seed: int = DEFAULT_SEED
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split training rows into fit rows and validation rows *by track* (stratified by genre).
-
-    Explained in chapter *Evaluation*: early stopping watches these validation tracks, which come
-    from the training side only, so the test fold never influences training.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The segment table (``track_id`` and ``genre`` columns), one row per segment.
-    rows : array-like of int
-        Row positions of the training side.
-    fraction : float
-        Fraction of the training tracks used for validation.
-    seed : int
-        Random seed.
-
-    Returns
-    -------
-    fit_rows, val_rows : numpy.ndarray
-        Disjoint subsets of ``rows`` that share no track.
-
-    Notes
-    -----
-    The same split as :func:`helpers.training.validation_tracks_split` (chapter *A CNN on MFCCs*),
-    which falls back to an unstratified track split when there are too few tracks per genre.
-    """
-    from helpers.training import validation_tracks_split
-
-    return validation_tracks_split(table, rows, fraction=fraction, seed=seed)
-
-
-def filtered_folds(table: pd.DataFrame, split: dict | None = None) -> list[tuple[np.ndarray, ...]]:
-    """The fault-filtered split as one (train, validation, test) fold for :func:`cross_validate`.
-
-    Explained in chapter *Evaluation* (protocol (c) on full GTZAN). Excluded clips are dropped.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The segment table (``track_id`` column).
-    split : dict, optional
-        As returned by :func:`helpers.datasets.load_filtered_split` (loaded if omitted).
-
-    Returns
-    -------
-    list
-        ``[(train_rows, valid_rows, test_rows)]``.
-    """
-    from helpers.datasets.splits import filtered_split
-
-    names = filtered_split(table, split).to_numpy()
-    fold = tuple(np.flatnonzero(names == name) for name in ("train", "valid", "test"))
-    empty = [name for name, rows in zip(("train", "valid", "test"), fold, strict=True) if len(rows) == 0]
-    if empty:
-        raise DataError(f"no track of this table lies in the fault-filtered {empty} list(s)")
-    return [fold]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -581,7 +486,7 @@ def cross_validate(
     """Train a fresh model on every fold and score it on that fold's held-out tracks.
 
     Explained in chapter *Evaluation*. For each fold: the training tracks are split again
-    (:func:`inner_validation_rows`) into fit tracks and inner validation tracks; a new model from
+    (:func:`helpers.splits.validation_tracks_split`) into fit tracks and inner validation tracks; a new model from
     ``build_fn`` is trained on the fit tracks with early stopping on the validation tracks; the test
     fold is only predicted, once, at the end (:func:`train_and_score`).
 
@@ -593,8 +498,8 @@ def cross_validate(
         Anything with ``X``, ``labels``, ``track_ids``, ``genres`` (and ``table()``), e.g. the
         result of :func:`helpers.features.extract_features`.
     folds : sequence of tuples
-        ``(train_rows, test_rows)`` pairs, e.g. from :func:`helpers.datasets.track_folds`, or
-        ``(train_rows, validation_rows, test_rows)`` triples (e.g. :func:`filtered_folds`), in which
+        ``(train_rows, test_rows)`` pairs, e.g. from :func:`helpers.splits.track_folds`, or
+        ``(train_rows, validation_rows, test_rows)`` triples (e.g. :func:`helpers.splits.filtered_folds`), in which
         case the given validation rows are used instead of an inner split.
     val_fraction : float
         Fraction of each fold's training tracks used as inner validation tracks.
@@ -642,7 +547,7 @@ def cross_validate(
         if shared:
             raise DataError(f"fold {index}: train and test share track(s) {sorted(shared)[:3]}")
         if val_rows is None:
-            fit_rows, val_rows = inner_validation_rows(table, train_rows, val_fraction, seed + index)
+            fit_rows, val_rows = validation_tracks_split(table, train_rows, val_fraction, seed + index)
         else:
             fit_rows = train_rows
         if not probabilities or covered[test_rows].any():  # a new repetition starts

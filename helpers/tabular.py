@@ -11,7 +11,8 @@ track on both sides. The functions here make every step explicit and testable:
   :func:`as_sequence` — arrays for scikit-learn and Keras;
 - :func:`duplicate_summary`, :func:`single_genre_tracks`, :func:`multi_genre_tracks` — the
   duplicates problem and the book's decision about it;
-- :func:`grouped_split`, :func:`naive_split`, :func:`validation_split` — splits;
+- splits: :func:`helpers.splits.grouped_split`, :func:`helpers.splits.naive_split`,
+  :func:`helpers.splits.validation_split`;
 - :func:`baseline_models`, :func:`fit_and_score`, :func:`tune_hist_gradient_boosting` —
   scikit-learn baselines;
 - :func:`result_row`, :func:`results_table` — the chapter's results table.
@@ -278,90 +279,6 @@ def any_genre_accuracy(predicted, genres_per_track: Sequence[Sequence[str]],
         raise ValueError("no tracks to score")
     hits = [genres[p] in listed for p, listed in zip(predicted, genres_per_track, strict=True)]
     return float(np.mean(hits))
-
-
-# --- Splits ------------------------------------------------------------------------------------
-
-
-def grouped_split(table: pd.DataFrame, test_size: float = 0.25, seed: int = DEFAULT_SEED,
-                  group: str = TRACK_COLUMN) -> tuple[np.ndarray, np.ndarray]:
-    """Split rows so that every track lies wholly in train or in test, genres balanced.
-
-    Explained in chapter *The Spotify baseline* (an honest split). Uses scikit-learn's
-    ``StratifiedGroupKFold`` with ``round(1 / test_size)`` folds and keeps the first fold as
-    the test part, so the test fraction is close to ``test_size`` and genre proportions match.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        With ``group`` and ``playlist_genre`` columns.
-    test_size : float
-        Fraction held out, in ``(0, 0.5]``.
-    seed : int
-        Shuffling seed.
-    group : str
-        Column whose values must not be split (default ``track_id``).
-
-    Returns
-    -------
-    train_rows, test_rows : numpy.ndarray
-        Sorted integer positions of the rows of ``table``.
-    """
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    if not 0 < test_size <= 0.5:
-        raise ValueError(f"test_size must lie in (0, 0.5], got {test_size}")
-    _require_columns(table, [group, LABEL_COLUMN])
-    splitter = StratifiedGroupKFold(n_splits=round(1 / test_size), shuffle=True, random_state=seed)
-    train, test = next(splitter.split(np.zeros(len(table)), table[LABEL_COLUMN], table[group]))
-    return np.sort(train), np.sort(test)
-
-
-def naive_split(table: pd.DataFrame, test_size: float = 0.25,
-                seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Split rows at random, stratified by genre, ignoring which track a row belongs to.
-
-    Explained in chapter *The Spotify baseline*: this is the report's split; repeated tracks
-    can land on both sides. Shown only for comparison with :func:`grouped_split`.
-
-    Returns
-    -------
-    train_rows, test_rows : numpy.ndarray
-        Sorted integer positions of the rows of ``table``.
-    """
-    from sklearn.model_selection import train_test_split
-
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must lie in (0, 1), got {test_size}")
-    _require_columns(table, [LABEL_COLUMN])
-    train, test = train_test_split(np.arange(len(table)), test_size=test_size,
-                                   stratify=table[LABEL_COLUMN], random_state=seed)
-    return np.sort(train), np.sort(test)
-
-
-def validation_split(table: pd.DataFrame, train_rows, fraction: float = 0.2,
-                     seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Carve a track-grouped validation part out of the training rows (never out of test).
-
-    Explained in chapter *The Spotify baseline* (early stopping and tuning watch this part).
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The table the rows index.
-    train_rows : array-like of int
-        Positions of the training rows.
-    fraction : float
-        Fraction of the training rows' tracks held out for validation.
-
-    Returns
-    -------
-    fit_rows, val_rows : numpy.ndarray
-        Disjoint subsets of ``train_rows`` (positions in ``table``), no track on both sides.
-    """
-    train_rows = np.asarray(train_rows)
-    fit, val = grouped_split(table.iloc[train_rows], test_size=fraction, seed=seed)
-    return train_rows[fit], train_rows[val]
 
 
 # --- scikit-learn baselines --------------------------------------------------------------------

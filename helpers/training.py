@@ -26,9 +26,9 @@ import pandas as pd
 
 from helpers.backend import dtype_policy
 from helpers.config import DEFAULT_SEED, set_seed
-from helpers.datasets.splits import track_train_test_split
 from helpers.errors import DataError
 from helpers.metrics import macro_f1, track_accuracy
+from helpers.splits import validation_tracks_split
 
 # --------------------------------------------------------------------------- standardization
 
@@ -303,66 +303,6 @@ def predict_proba(model, X, batch_size: int = 256) -> np.ndarray:
     return np.asarray(model.predict(make_dataset(X, batch_size=batch_size, shuffle=False), verbose=0))
 
 
-# --------------------------------------------------------------------------- splits
-
-
-def _as_table(feature_set_or_table) -> pd.DataFrame:
-    if isinstance(feature_set_or_table, pd.DataFrame):
-        table = feature_set_or_table
-    elif hasattr(feature_set_or_table, "table"):
-        table = feature_set_or_table.table()
-    else:
-        raise TypeError("expected a FeatureSet or a table with track_id and genre columns")
-    missing = {"track_id", "genre"} - set(table.columns)
-    if missing:
-        raise DataError(f"table lacks column(s) {sorted(missing)}")
-    return table
-
-
-def validation_tracks_split(
-    feature_set_or_table, rows, fraction: float = 0.2, seed: int = DEFAULT_SEED
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split training rows by *track* into rows to fit and rows for early stopping.
-
-    Explained in chapter *A CNN on MFCCs*. Stratified by genre over tracks, so that no track has
-    segments on both sides and each genre is represented in validation. The test rows are never
-    involved: early stopping on them would be tuning on the test set.
-
-    Parameters
-    ----------
-    feature_set_or_table : FeatureSet or pandas.DataFrame
-        Anything with ``.table()`` (a FeatureSet) or a table with ``track_id`` and ``genre`` columns.
-    rows : array-like of int
-        Positions (in that table) of the training rows to split.
-    fraction : float
-        Fraction of the training *tracks* held out for validation.
-    seed : int
-
-    Returns
-    -------
-    train_rows, val_rows : numpy.ndarray
-        Positions in the full table (subsets of ``rows``).
-    """
-    table = _as_table(feature_set_or_table)
-    rows = np.asarray(rows, dtype=int)
-    if not 0 < fraction < 1:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    sub = table.iloc[rows].reset_index(drop=True)
-    if sub["track_id"].nunique() < 2:
-        raise DataError("validation_tracks_split: need at least two training tracks")
-    try:
-        fit_pos, val_pos = track_train_test_split(sub, test_size=fraction, seed=seed)
-    except ValueError:
-        # Too few tracks to put every genre on both sides: fall back to an unstratified track split.
-        tracks = sub["track_id"].drop_duplicates().to_numpy()
-        rng = np.random.default_rng(seed)
-        n_val = max(1, round(fraction * len(tracks)))
-        val_tracks = set(rng.choice(tracks, size=n_val, replace=False))
-        in_val = sub["track_id"].isin(val_tracks).to_numpy()
-        fit_pos, val_pos = np.flatnonzero(~in_val), np.flatnonzero(in_val)
-    return rows[fit_pos], rows[val_pos]
-
-
 # --------------------------------------------------------------------------- train and evaluate
 
 
@@ -432,7 +372,7 @@ def train_and_evaluate(
 
     Explained in chapter *A CNN on MFCCs*; used by chapters 6, 7 and 8. The steps:
 
-    1. split ``train_rows`` by track into fit and validation rows (:func:`validation_tracks_split`);
+    1. split ``train_rows`` by track into fit and validation rows (:func:`helpers.splits.validation_tracks_split`);
     2. optionally standardize with statistics of the *fit* rows only (:func:`fit_standardizer`);
     3. seed everything (``helpers.set_seed``), build the model, fit it (:func:`fit_model`);
     4. predict the test rows: segment accuracy, and track-vote accuracy (mean segment probabilities per track).

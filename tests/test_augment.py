@@ -21,9 +21,9 @@ from helpers.augment import (
     time_stretch,
     track_rng,
 )
-from helpers.errors import DataError, track_folds
-from helpers.evaluation import inner_validation_rows
+from helpers.errors import DataError
 from helpers.features import FeatureConfig
+from helpers.splits import track_folds, validation_tracks_split
 
 SR = 22050
 
@@ -151,7 +151,7 @@ def test_augmented_folds_keep_augmented_rows_on_the_fit_side():
     out = augmented_folds(table, folds, aug_ids, offset=len(table), val_fraction=0.25, seed=5)
     assert len(out) == 3
     for index, ((train, test), (fit, val, test2)) in enumerate(zip(folds, out, strict=True)):
-        ref_fit, ref_val = inner_validation_rows(table, train, 0.25, 5 + index)
+        ref_fit, ref_val = validation_tracks_split(table, train, 0.25, 5 + index)
         assert np.array_equal(val, ref_val) and np.array_equal(test2, test)
         original = fit[fit < len(table)]
         extra = fit[fit >= len(table)] - len(table)

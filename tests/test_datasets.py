@@ -1,28 +1,21 @@
-"""Tests of the data layer: GTZAN tables and flavours, splits, the Spotify table."""
+"""Tests of the data layer: GTZAN tables and flavours, the Spotify table (splits: test_splits.py)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from helpers import synth
 from helpers.config import GENRES
 from helpers.datasets import (
     DataError,
-    filtered_split,
     gtzan_table,
-    load_filtered_split,
     load_gtzan,
     load_spotify,
-    track_folds,
-    track_train_test_split,
 )
 from helpers.datasets.gtzan import default_flavour, find_genre_root
-from helpers.datasets.splits import standin_filtered_split
 
 
 @pytest.fixture
@@ -133,66 +126,6 @@ def test_real_mini_gtzan(shared_data, data_home):
     assert len(table) == 100 and table.attrs["flavour"] == "mini"
     assert table.groupby("genre").size().eq(10).all()
     assert table["index"].max() < 20  # clips 00000–00009 (jazz: 00011, 00012 replace two)
-
-
-# --- splits ----------------------------------------------------------------------------------
-
-def test_real_filtered_split(shared_data):
-    split = load_filtered_split(shared_data / "gtzan_split")
-    assert split.source == "real"
-    assert {k: len(v) for k, v in split.items()} == {"train": 443, "valid": 197, "test": 290}
-    assert "jazz.00054" in split["train"]  # the known unreadable clip is listed
-    ids = [t for v in split.values() for t in v]
-    assert len(ids) == len(set(ids))
-
-
-def test_filtered_split_labels_rows(shared_data):
-    split = load_filtered_split(shared_data / "gtzan_split")
-    table = pd.DataFrame({"track_id": ["blues.00029", "blues.00000", "rock.00099", "nope.00001"]})
-    labels = filtered_split(table, split)
-    assert labels.isin(["train", "valid", "test", "excluded"]).all()
-    assert labels.iloc[3] == "excluded"
-    assert labels.iloc[0] == next(k for k, v in split.items() if "blues.00029" in v)
-
-
-def test_split_files_bad_input(tmp_path):
-    with pytest.raises(DataError, match=r"train_filtered\.txt is missing"):
-        load_filtered_split(tmp_path)
-    for name in ("train", "valid", "test"):
-        (tmp_path / f"{name}_filtered.txt").write_text("blues/blues.00000.wav\n")
-    (tmp_path / "valid_filtered.txt").write_text("blues/blues.00001.wav\nthis is not a clip\n")
-    with pytest.raises(DataError, match=r"valid_filtered\.txt, line 2"):
-        load_filtered_split(tmp_path)
-
-
-def test_standin_split_is_disjoint_and_sized():
-    split = standin_filtered_split()
-    assert split.source == "stand-in"
-    sets = [set(v) for v in split.values()]
-    assert sum(map(len, sets)) == 930 and len(set.union(*sets)) == 930
-    assert [len(v) for v in split.values()] == [440, 200, 290]
-
-
-def segments_of(table, n=5):
-    return table.loc[table.index.repeat(n)].reset_index(drop=True)
-
-
-def test_track_train_test_split_keeps_tracks_whole(synthetic_gtzan):
-    seg = segments_of(gtzan_table(synthetic_gtzan))
-    train, test = track_train_test_split(seg, test_size=0.5, seed=1)
-    assert len(train) + len(test) == len(seg) == 100
-    assert not set(seg["track_id"].iloc[train]) & set(seg["track_id"].iloc[test])
-    assert seg["genre"].iloc[test].value_counts().eq(5).all()  # one track per genre, stratified
-
-
-def test_track_folds_group_and_cover(synthetic_gtzan):
-    seg = segments_of(gtzan_table(synthetic_gtzan), n=3)
-    folds = track_folds(seg, n_splits=2, n_repeats=2, seed=0)
-    assert len(folds) == 4
-    for train, test in folds:
-        assert not set(seg["track_id"].iloc[train]) & set(seg["track_id"].iloc[test])
-    covered = np.concatenate([test for _, test in folds[:2]])
-    assert sorted(covered) == list(range(len(seg)))
 
 
 # --- Spotify ---------------------------------------------------------------------------------

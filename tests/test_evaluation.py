@@ -8,13 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.errors import DataError, track_folds
+from helpers.errors import DataError
 from helpers.evaluation import (
     average_cv,
     cross_validate,
-    filtered_folds,
-    inner_validation_rows,
-    leaky_segment_split,
     macro_f1,
     mean_std,
     most_confused_pairs,
@@ -24,6 +21,7 @@ from helpers.evaluation import (
     track_vote,
     train_and_score,
 )
+from helpers.splits import leaky_segment_split, track_folds
 
 GENRES = ("blues", "classical", "country")
 
@@ -140,50 +138,6 @@ def _segment_table(n_tracks_per_genre=6, n_segments=5, genres=GENRES):
                 rows.append({"track_id": f"{genre}.{index:05d}", "genre": genre,
                              "label": label, "segment": segment})
     return pd.DataFrame(rows)
-
-
-def test_leaky_segment_split_is_a_partition_that_leaks_tracks():
-    table = _segment_table(n_tracks_per_genre=10)
-    train, test = leaky_segment_split(len(table), test_size=0.25, seed=1)
-    assert len(test) == round(0.25 * len(table))
-    assert set(train).isdisjoint(test)
-    assert sorted(np.concatenate([train, test])) == list(range(len(table)))
-    shared = set(table["track_id"].iloc[train]) & set(table["track_id"].iloc[test])
-    assert len(shared) > 5  # the leak the chapter measures
-    again = leaky_segment_split(len(table), test_size=0.25, seed=1)
-    assert np.array_equal(again[1], test)
-    assert not np.array_equal(leaky_segment_split(len(table), 0.25, seed=2)[1], test)
-
-
-def test_track_folds_never_share_a_track_and_cover_every_row_once_per_repeat():
-    table = _segment_table()
-    folds = track_folds(table, n_splits=3, n_repeats=2, seed=0)
-    assert len(folds) == 6
-    for r in range(2):
-        seen = np.concatenate([test for _, test in folds[3 * r: 3 * r + 3]])
-        assert sorted(seen) == list(range(len(table)))
-    for train, test in folds:
-        assert set(table["track_id"].iloc[train]).isdisjoint(table["track_id"].iloc[test])
-
-
-def test_inner_validation_rows_split_training_rows_by_track():
-    table = _segment_table()
-    train, _ = track_folds(table, n_splits=3, seed=0)[0]
-    fit, val = inner_validation_rows(table, train, fraction=0.25, seed=3)
-    assert set(fit) | set(val) == set(train)
-    assert set(fit).isdisjoint(val)
-    assert set(table["track_id"].iloc[fit]).isdisjoint(table["track_id"].iloc[val])
-    assert set(table["genre"].iloc[val]) == set(GENRES)  # stratified
-
-
-def test_filtered_folds_uses_the_split_lists_and_drops_excluded():
-    table = _segment_table(n_tracks_per_genre=3, n_segments=2, genres=("blues",))
-    split = {"train": ["blues.00000"], "valid": ["blues.00001"], "test": []}
-    with pytest.raises(DataError, match="test"):
-        filtered_folds(table, split)
-    split["test"] = ["blues.00002", "blues.00077"]
-    [(train, valid, test)] = filtered_folds(table, split)
-    assert list(train) == [0, 1] and list(valid) == [2, 3] and list(test) == [4, 5]
 
 
 # --- cross-validation with a spy ---------------------------------------------------------------

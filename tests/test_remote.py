@@ -22,12 +22,12 @@ from helpers import synth
 from helpers.datasets import (
     DataError,
     gtzan_table,
-    load_filtered_split,
     load_gtzan,
     load_spotify,
     remote,
 )
 from helpers.datasets.remote import DownloadError
+from helpers.splits import load_filtered_split
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

@@ -7,6 +7,7 @@ import pytest
 from helpers.config import SPOTIFY_GENRES
 from helpers.datasets import AUDIO_FEATURES, DataError
 from helpers.results import COLUMNS
+from helpers.splits import grouped_split, validation_split
 from helpers.tabular import (
     REPORT_ACCURACY,
     any_genre_accuracy,
@@ -16,16 +17,13 @@ from helpers.tabular import (
     feature_matrix,
     fit_and_score,
     genre_labels,
-    grouped_split,
     multi_genre_tracks,
-    naive_split,
     one_hot,
     result_row,
     results_table,
     scale_features,
     single_genre_tracks,
     tune_hist_gradient_boosting,
-    validation_split,
 )
 
 
@@ -124,30 +122,6 @@ def test_any_genre_accuracy():
     assert any_genre_accuracy(predicted, genres) == pytest.approx(2 / 3)
     with pytest.raises(ValueError):
         any_genre_accuracy(predicted[:2], genres)
-
-
-def test_grouped_split_keeps_tracks_on_one_side():
-    table = make_table(240)
-    train, test = grouped_split(table, test_size=0.25, seed=3)
-    assert len(set(train) | set(test)) == len(table) and not set(train) & set(test)
-    assert not set(table.track_id.iloc[train]) & set(table.track_id.iloc[test])
-    assert 0.18 < len(test) / len(table) < 0.32
-    assert table.playlist_genre.iloc[test].nunique() == 6  # stratified: every genre in test
-    fit, val = validation_split(table, train, fraction=0.2)
-    assert set(fit) | set(val) == set(train) and not set(fit) & set(val)
-    assert not set(table.track_id.iloc[fit]) & set(table.track_id.iloc[val])
-    with pytest.raises(ValueError):
-        grouped_split(table, test_size=0.9)
-
-
-def test_naive_split_can_share_tracks():
-    table = make_table(240)
-    train, test = naive_split(table, test_size=0.25, seed=0)
-    assert len(test) == round(0.25 * len(table)) or abs(len(test) - 0.25 * len(table)) < 1
-    assert not set(train) & set(test)
-    shared = set(table.track_id.iloc[train]) & set(table.track_id.iloc[test])
-    repeated = duplicate_summary(table)["repeated_tracks"]
-    assert 0 < len(shared) <= repeated  # only repeated tracks can straddle, and here some do
 
 
 def test_baselines_learn_the_signal():

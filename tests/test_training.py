@@ -14,7 +14,6 @@ from helpers.training import (
     make_dataset,
     train_and_evaluate,
     training_table,
-    validation_tracks_split,
 )
 
 pytest.importorskip("tensorflow")
@@ -101,25 +100,6 @@ def test_train_and_evaluate_uses_fit_rows_only_for_statistics():
 
 
 # ---------------------------------------------------------------- splits and data
-
-
-def test_validation_split_never_shares_a_track():
-    features = fake_features(n_genres=3, tracks_per_genre=10, segments=5)
-    table = features.table()
-    rows = np.arange(0, len(table))[: 5 * 25]  # a subset of training rows
-    fit, val = validation_tracks_split(features, rows, fraction=0.2, seed=3)
-    assert not set(table["track_id"].iloc[fit]) & set(table["track_id"].iloc[val])
-    assert sorted(np.concatenate([fit, val])) == sorted(rows)
-    assert table["track_id"].iloc[val].nunique() == 5  # 20 % of 25 tracks
-    # Works on a table too, and fixed by the seed.
-    fit2, val2 = validation_tracks_split(table, rows, fraction=0.2, seed=3)
-    np.testing.assert_array_equal(val, val2)
-    # Too few tracks per genre to stratify → still track-disjoint.
-    small = table.iloc[:12]  # 4 tracks, one genre
-    fit3, val3 = validation_tracks_split(small, np.arange(12), fraction=0.5)
-    assert not set(small["track_id"].iloc[fit3]) & set(small["track_id"].iloc[val3])
-    with pytest.raises(DataError):
-        validation_tracks_split(table, np.arange(3))  # a single track
 
 
 def test_make_dataset_batches_and_shuffles():

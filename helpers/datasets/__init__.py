@@ -1,4 +1,6 @@
-"""The book's data layer: GTZAN (full / mini / synthetic), its splits, and the Spotify songs table.
+"""The book's data layer: GTZAN (full / mini / synthetic) and the Spotify songs table.
+
+Splits (the fault-filtered GTZAN lists included) live in :mod:`helpers.splits`.
 
 Explained in chapter *Getting started* (``chapters/00_getting_started.ipynb``) and, for GTZAN,
 chapter *GTZAN* (``chapters/04_gtzan.ipynb``).
@@ -17,10 +19,6 @@ from helpers.errors import DataError
 _LAZY = {
     "gtzan_table": "helpers.datasets.gtzan",
     "load_gtzan": "helpers.datasets.gtzan",
-    "filtered_split": "helpers.datasets.splits",
-    "load_filtered_split": "helpers.datasets.splits",
-    "track_folds": "helpers.datasets.splits",
-    "track_train_test_split": "helpers.datasets.splits",
     "AUDIO_FEATURES": "helpers.datasets.spotify",
     "load_spotify": "helpers.datasets.spotify",
 }
@@ -39,11 +37,7 @@ def __dir__():
 __all__ = [
     "AUDIO_FEATURES",
     "DataError",
-    "filtered_split",
     "gtzan_table",
-    "load_filtered_split",
     "load_gtzan",
     "load_spotify",
-    "track_folds",
-    "track_train_test_split",
 ]
