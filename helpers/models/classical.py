@@ -6,7 +6,7 @@ its frame features (Tzanetakis & Cook 2002 used means and variances of MFCCs and
 descriptors) and fed them to a simple classifier. On a hundred clips that is a strong baseline:
 it has about 400 weights where the report's CNN has 155,000.
 
-The classifier follows the interface :func:`helpers.evaluation.train_and_score` expects of a
+The classifier follows the interface :func:`helpers.training.train_and_score` expects of a
 model, so that it is trained and scored on exactly the folds the networks use:
 
 - ``build_statistics_classifier()`` returns an untrained :class:`StatisticsClassifier`;
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from helpers.errors import DataError
+from helpers.errors import DataError, ParameterError
 
 #: The statistics computed per MFCC coefficient, in the order of :func:`segment_statistics`' columns.
 STATISTICS = ("mean", "std", "delta_std")
@@ -51,14 +51,16 @@ def segment_statistics(X) -> np.ndarray:
 
     Raises
     ------
+    ParameterError
+        If ``X`` is not 3-D (or 4-D with one channel) or has fewer than 2 frames.
     DataError
-        If ``X`` is not 3-D (or 4-D with one channel), has fewer than 2 frames, or holds NaN/inf.
+        If ``X`` holds NaN or infinite values.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 4 and X.shape[-1] == 1:
         X = X[..., 0]
     if X.ndim != 3 or X.shape[1] < 2:
-        raise DataError(f"segment_statistics: need segments of shape (n, frames >= 2, coefficients), got {X.shape}")
+        raise ParameterError(f"segment_statistics: need segments of shape (n, frames >= 2, coefficients), got {X.shape}")
     if not np.all(np.isfinite(X)):
         raise DataError("segment_statistics: the segments contain NaN or infinite values")
     return np.concatenate([X.mean(axis=1), X.std(axis=1), np.diff(X, axis=1).std(axis=1)], axis=1)
@@ -88,9 +90,9 @@ class StatisticsClassifier:
 
         y = np.asarray(y)
         if len(y) != len(X):
-            raise DataError(f"StatisticsClassifier.fit: {len(X)} segments but {len(y)} labels")
+            raise ParameterError(f"StatisticsClassifier.fit: {len(X)} segments but {len(y)} labels")
         if y.min() < 0 or y.max() >= self.n_classes:
-            raise DataError(f"StatisticsClassifier.fit: labels must be in [0, {self.n_classes}), got {y.min()}..{y.max()}")
+            raise ParameterError(f"StatisticsClassifier.fit: labels must be in [0, {self.n_classes}), got {y.min()}..{y.max()}")
         self.pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000))
         self.pipeline.fit(segment_statistics(X), y)
         return self
@@ -133,7 +135,7 @@ class ClassicalFit:
 
 
 def fit_statistics_classifier(model: StatisticsClassifier, X_fit, y_fit, X_val=None, y_val=None, **_ignored) -> ClassicalFit:
-    """The ``fit_fn`` for a :class:`StatisticsClassifier` in :func:`helpers.evaluation.train_and_score`.
+    """The ``fit_fn`` for a :class:`StatisticsClassifier` in :func:`helpers.training.train_and_score`.
 
     Explained in chapter *Evaluation*. It fits on the fit rows only; the validation rows are not
     needed (nothing stops early) and the networks' settings (epochs, batch size, ...) are ignored.
