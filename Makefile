@@ -5,13 +5,17 @@
 #   make execute            — re-execute every chapter in place (refresh the stored outputs)
 #   make browser-test       — open every page of the built book in headless Chromium
 #   make bench              — the feature-extraction and training benchmarks
+#   make wheel-test         — build the wheel, install it outside the checkout, run genre-predict (tools/wheel_test.sh)
+#   make colab-test         — fresh venv with Colab's versions (constraints/colab.txt): unit tests + chapters 0, 2, 3
+#   make newest-test        — fresh venv with the newest versions requirements.txt allows: unit tests + chapters 0, 2, 3
+#   make setup-cells        — write the generated setup cell into every chapter (tools/setup_cell.py)
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install book test lint execute browser-test bench clean
+.PHONY: install book test lint execute browser-test bench clean wheel-test colab-test newest-test setup-cells
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +44,39 @@ browser-test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m helpers.bench features
 	$(BIN)/python -m helpers.bench training
+
+# Fresh environments outside the checkout (slow the first time: TensorFlow is about 600 MB from PyPI).
+COLAB_VENV ?= /tmp/genre-book-colab-venv
+NEWEST_VENV ?= /tmp/genre-book-newest-venv
+LIGHT_CHAPTERS := chapters/00_getting_started.ipynb chapters/02_sound_and_sampling.ipynb chapters/03_spectrograms_and_mfccs.ipynb
+
+wheel-test: $(STAMP)
+	VENV=$(VENV) bash tools/wheel_test.sh
+
+$(COLAB_VENV)/.installed: constraints/colab.txt requirements.txt pyproject.toml
+	rm -rf $(COLAB_VENV)
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install --quiet -c constraints/colab.txt -r requirements.txt -e .
+	touch $@
+
+colab-test: $(COLAB_VENV)/.installed
+	$(COLAB_VENV)/bin/python -m pip list --format=freeze | grep -i -E '^(tensorflow|keras|numpy|pandas|scikit-learn|librosa|ipykernel)=='
+	$(COLAB_VENV)/bin/python -m pytest tests $(LIGHT_CHAPTERS)
+
+$(NEWEST_VENV)/.installed: requirements.txt pyproject.toml
+	rm -rf $(NEWEST_VENV)
+	$(PYTHON) -m venv $(NEWEST_VENV)
+	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -r requirements.txt -e .
+	touch $@
+
+newest-test: $(NEWEST_VENV)/.installed
+	$(NEWEST_VENV)/bin/python -m pip list --format=freeze | grep -i -E '^(tensorflow|keras|numpy|pandas|scikit-learn|librosa|ipykernel)=='
+	$(NEWEST_VENV)/bin/python -m pytest tests $(LIGHT_CHAPTERS)
+
+setup-cells: $(STAMP)
+	$(BIN)/python -m tools.setup_cell --write
 
 clean:
 	rm -rf _build
