@@ -1,0 +1,144 @@
+"""Packaging: where an installed package writes, version bounds, the generated setup cell."""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from helpers import config, results
+from tools import setup_cell
+
+REPO = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+@pytest.fixture
+def installed(monkeypatch, tmp_path):
+    """Pretend ``helpers`` is imported from an installed wheel (no checkout around it)."""
+    monkeypatch.setattr(config, "checkout_root", lambda: None)
+    monkeypatch.delenv("BOOK_DATA_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def test_checkout_keeps_results_and_data_in_the_repository(monkeypatch):
+    monkeypatch.delenv("BOOK_DATA_DIR", raising=False)
+    assert config.checkout_root() == REPO
+    assert config.data_home(create=False) == REPO / "data"
+    assert results.results_dir() == REPO / "results"
+    assert config.model_dir() == config.BUNDLED_DIR
+
+
+def test_installed_package_writes_to_the_user_data_folder(installed):
+    home = installed / "home" / ".cache" / "genre-book"
+    assert config.data_home(create=False) == home
+    assert results.results_dir() == home / "results"
+    assert config.model_dir() == home / "models"
+    frame = results.results_frame([{"model": "m", "data": "synthetic", "split": "none"}])
+    path = results.save_results(frame, "t")
+    assert path == home / "results" / "t.csv" and path.is_file()
+    assert results.load_results().loc[0, "model"] == "m"
+
+
+def test_book_data_dir_wins_when_installed(installed, monkeypatch):
+    monkeypatch.setenv("BOOK_DATA_DIR", str(installed / "cache"))
+    assert config.data_home() == installed / "cache"
+    assert results.results_dir() == installed / "cache" / "results"
+
+
+def test_default_bundle_prefers_a_retrained_model_over_the_shipped_one(installed):
+    assert config.default_bundle() == config.BUNDLED_DIR / config.BUNDLE_NAME
+    trained = config.model_dir(create=True) / config.BUNDLE_NAME
+    trained.with_suffix(".json").write_text("{}")
+    assert config.default_bundle() == trained
+
+
+def test_shipped_bundle_is_package_data():
+    assert "bundled/*.keras" in PYPROJECT["tool"]["setuptools"]["package-data"]["helpers"]
+    for suffix in (".keras", ".json"):
+        stem = config.BUNDLED_DIR / config.BUNDLE_NAME
+        assert stem.with_suffix(suffix).is_file(), f"{stem}{suffix} missing (chapter 8 writes it)"
+
+
+def _requirements() -> list[str]:
+    lines = (REPO / "requirements.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_requirements_and_pyproject_say_the_same():
+    project = PYPROJECT["project"]
+    assert _requirements() == project["dependencies"] + project["optional-dependencies"]["book"]
+
+
+def test_every_dependency_has_a_lower_and_an_upper_bound():
+    for requirement in _requirements():
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+>=[0-9.]+,<[0-9.]+", requirement), requirement
+
+
+def test_colab_constraints_satisfy_the_lower_bounds():
+    pins = {}
+    for line in (REPO / "constraints" / "colab.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.lower()] = tuple(int(part) for part in version.split("."))
+    for requirement in _requirements():
+        name, bounds = re.split(r"(?=>=)", requirement, maxsplit=1)
+        if name.lower() not in pins:
+            continue
+        low, high = (tuple(int(p) for p in b.split(".")) for b in bounds[2:].split(",<"))
+        assert low <= pins[name.lower()] < high, (requirement, pins[name.lower()])
+
+
+def test_setup_cell_pins_the_package_version():
+    assert setup_cell.VERSION == PYPROJECT["project"]["version"]
+    assert setup_cell.PACKAGE == PYPROJECT["project"]["name"] != "helpers"
+    assert f'"{setup_cell.PACKAGE}=={setup_cell.VERSION}"' in setup_cell.cell_source()
+
+
+def test_every_chapter_has_the_generated_setup_cell(capsys):
+    status = setup_cell.main(["--check"])
+    assert status == 0, capsys.readouterr().out
+
+
+def _run_setup_cell(monkeypatch, override=None, importable=True):
+    """Run the setup cell as IPython would on Colab, with a fake ``%pip``; return its namespace."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    calls = []
+
+    class FakeShell:
+        def run_line_magic(self, name, line):
+            calls.append((name, line))
+
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    if override is None:
+        monkeypatch.delenv(setup_cell.INSTALL_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(setup_cell.INSTALL_VARIABLE, override)
+    if not importable:
+        monkeypatch.setitem(sys.modules, "helpers", None)  # import helpers -> ImportError
+    code = TransformerManager().transform_cell(setup_cell.cell_source())
+    namespace = {"get_ipython": lambda: FakeShell()}
+    exec(compile(code, "<setup cell>", "exec"), namespace)
+    return namespace, calls
+
+
+def test_setup_cell_installs_the_pinned_release_or_the_override(monkeypatch):
+    namespace, calls = _run_setup_cell(monkeypatch)
+    assert namespace["BOOK_INSTALL"] == f"{setup_cell.PACKAGE}=={setup_cell.VERSION}"
+    assert calls == [("pip", 'install -q "{BOOK_INSTALL}"')]
+    fork = "git+https://github.com/someone/music-genre-classification@v0.2.0"
+    namespace, _ = _run_setup_cell(monkeypatch, override=fork)
+    assert namespace["BOOK_INSTALL"] == fork
+
+
+def test_setup_cell_stops_with_a_clear_message_when_the_install_failed(monkeypatch):
+    with pytest.raises(RuntimeError, match="Installing the book's helpers failed") as error:
+        _run_setup_cell(monkeypatch, override="genre-book-helpers==9.9.9", importable=False)
+    message = str(error.value)
+    assert "pip install genre-book-helpers==9.9.9" in message
+    assert setup_cell.INSTALL_VARIABLE in message
