@@ -99,6 +99,14 @@ def test_setup_cell_pins_the_package_version():
     assert f'"{setup_cell.PACKAGE}=={setup_cell.VERSION}"' in setup_cell.cell_source()
 
 
+def test_citation_and_changelog_name_the_package_version():
+    import yaml
+
+    version = PYPROJECT["project"]["version"]
+    assert yaml.safe_load((REPO / "CITATION.cff").read_text())["version"] == version
+    assert f"## {version} " in (REPO / "CHANGELOG.md").read_text()
+
+
 def test_every_chapter_has_the_generated_setup_cell(capsys):
     status = setup_cell.main(["--check"])
     assert status == 0, capsys.readouterr().out
