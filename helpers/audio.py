@@ -7,7 +7,8 @@ and used by chapter *From audio to features* and *Beyond* (classifying your own 
 ``NoBackendError``, ``RuntimeError``, ...) or, worse, silently returns a truncated signal.
 :func:`load_clip` checks the file first (exists, not empty, an audio format, header consistent
 with the file's length), then the signal (sample rate, channels, length) and turns every problem
-into one message that says which file and what is wrong.
+into one message that says which file and what is wrong. :func:`load_mono` (a user's own clip,
+chapter *Beyond*) adds the check for silence. Bad *arguments* raise :class:`ParameterError`.
 """
 
 from __future__ import annotations
@@ -22,18 +23,24 @@ import pandas as pd
 import soundfile as sf
 
 from helpers.config import SAMPLE_RATE
-from helpers.errors import DataError
+from helpers.errors import DataError, ParameterError
 
 #: Magic bytes of the audio containers libsndfile (and audioread) can read.
 _AUDIO_MAGIC = (b"RIFF", b"RIFX", b"RF64", b".snd", b"fLaC", b"OggS", b"FORM", b"ID3", b"caff", b"wvpk")
 #: Bytes per sample of the AU encodings (Sun/NeXT), as used by the original GTZAN files.
 _AU_BYTES = {1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 6: 4, 7: 8, 27: 1}
+#: Sizes a WAV writer puts in the header when it cannot seek back to fill in the real one (a file
+#: written through a pipe: sox writes 0x7FFFF000, ffmpeg 0xFFFFFFFF). Such a header declares nothing.
+_PLACEHOLDER_SIZES = (0x7FFFF000, 0xFFFFFFFF)
+#: A signal whose peak amplitude is below this is called silent (about -80 dBFS).
+SILENCE_PEAK = 1e-4
 
 
 def _declared_seconds(path: Path) -> tuple[float, float] | None:
     """For WAV and AU files, return (seconds the header declares, seconds the file holds).
 
-    ``None`` when the format is another one or the header does not say.
+    ``None`` when the format is another one or the header does not say (a placeholder size of a
+    streamed WAV, see :data:`_PLACEHOLDER_SIZES`).
     """
     size = path.stat().st_size
     with open(path, "rb") as file:
@@ -51,7 +58,7 @@ def _declared_seconds(path: Path) -> tuple[float, float] | None:
                         return None
                     _, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
                 elif name == b"data":
-                    if not (channels and rate and bits):
+                    if not (channels and rate and bits) or length in _PLACEHOLDER_SIZES:
                         return None
                     frame = channels * max(bits // 8, 1)
                     available = size - file.tell()
@@ -81,6 +88,23 @@ def _open_problem(path: Path, error: Exception) -> str:
     return f"is corrupt or truncated: it cannot be decoded ({error})"
 
 
+def _check_rate(name: str, rate) -> None:
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
+        raise ParameterError(f"{name} must be a positive whole number of Hz, got {rate!r}")
+
+
+def _file_problem(path: Path) -> str:
+    """Why ``path`` is not a readable, non-empty file (``''`` if it is); OSError if it cannot be read."""
+    if not path.exists():
+        return "does not exist"
+    if not path.is_file():
+        return "is not a file"
+    if path.stat().st_size == 0:
+        return "is empty (0 bytes)"
+    with open(path, "rb"):  # raises PermissionError for a file without read permission
+        return ""
+
+
 def check_clip(path: str | os.PathLike, expect_sr: int | None = None,
                expect_mono: bool | None = None, min_seconds: float | None = None) -> dict:
     """Check one audio file from its header, without decoding it (milliseconds per file).
@@ -103,24 +127,26 @@ def check_clip(path: str | os.PathLike, expect_sr: int | None = None,
     dict
         ``path``, ``sr`` (Hz), ``channels``, ``seconds``, ``ok`` (bool) and ``problem`` (``''``
         when ok, else a sentence such as ``'is empty (0 bytes)'``). Values that could not be read
-        are ``None``.
+        are ``None``. A file that cannot be read (no permission) is reported as a problem
+        (``'cannot be read (Permission denied)'``), not raised.
     """
+    if expect_sr is not None:
+        _check_rate("expect_sr", expect_sr)
     path = Path(path)
     report = {"path": str(path), "sr": None, "channels": None, "seconds": None, "ok": False,
               "problem": ""}
-    if not path.exists():
-        report["problem"] = "does not exist"
-        return report
-    if not path.is_file():
-        report["problem"] = "is not a file"
-        return report
-    if path.stat().st_size == 0:
-        report["problem"] = "is empty (0 bytes)"
-        return report
     try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as error:
-        report["problem"] = _open_problem(path, error)
+        problem = _file_problem(path)
+        if problem:
+            report["problem"] = problem
+            return report
+        try:
+            info = sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError) as error:
+            report["problem"] = _open_problem(path, error)
+            return report
+    except OSError as error:  # e.g. no read permission: a problem of this file, not a crash
+        report["problem"] = f"cannot be read ({error.strerror or error})"
         return report
     report.update(sr=int(info.samplerate), channels=int(info.channels), seconds=float(info.duration))
     problems = []
@@ -180,8 +206,17 @@ def load_clip(path: str | os.PathLike, sr: int | None = SAMPLE_RATE, mono: bool 
     ------
     DataError
         Naming the file and the problem: missing, empty, truncated, not audio, corrupt
-        (undecodable), wrong sample rate, stereo, too short, non-finite samples.
+        (undecodable), unreadable (no permission), wrong sample rate, stereo, too short,
+        non-finite samples.
+    ParameterError
+        A bad argument: ``sr`` not a positive number, ``offset`` negative, ``duration`` or
+        ``min_seconds`` not positive.
     """
+    if sr is not None:
+        _check_rate("sr", sr)
+    if offset < 0 or (duration is not None and duration <= 0) or (min_seconds is not None and min_seconds < 0):
+        raise ParameterError(f"need offset >= 0, duration > 0 and min_seconds >= 0; got offset={offset}, "
+                             f"duration={duration}, min_seconds={min_seconds}")
     path = Path(path)
     report = check_clip(path, expect_sr=expect_sr, expect_mono=expect_mono)
     if report["sr"] is None:  # could not even be opened
@@ -236,6 +271,39 @@ def _finish(path, signal: np.ndarray, file_sr: int, sr: int | None, mono: bool,
         raise DataError(f"audio file {path} is {seconds:.2f} s long, shorter than the required "
                         f"{min_seconds:g} s")
     return np.ascontiguousarray(signal, dtype=np.float32)
+
+
+def load_mono(path: str | os.PathLike, sr: int = SAMPLE_RATE, min_seconds: float | None = None) -> np.ndarray:
+    """Read an audio file as mono float32 at ``sr`` Hz and refuse silence (chapter *Beyond*).
+
+    :func:`load_clip` (chapter *GTZAN*) does the reading and its checks: any format libsndfile
+    reads (plus audioread's for a few others), any sample rate resampled to ``sr``, any channel
+    count mixed down to mono. This adds the check for silent input, which a classifier would
+    otherwise answer with a confident genre.
+
+    Parameters
+    ----------
+    path : path
+    sr : int
+        Target sample rate in Hz.
+    min_seconds : float, optional
+        Shortest acceptable duration.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_samples,), float32
+
+    Raises
+    ------
+    DataError
+        If the file does not exist, cannot be read or decoded (not audio, corrupt, no
+        permission), is shorter than ``min_seconds`` or is silent (peak below
+        :data:`SILENCE_PEAK`) — the message names the file.
+    """
+    y = load_clip(path, sr=sr, mono=True, min_seconds=min_seconds)
+    if float(np.max(np.abs(y))) < SILENCE_PEAK:
+        raise DataError(f"audio file {path} is silent (peak amplitude below {SILENCE_PEAK:g}, about -80 dBFS)")
+    return y
 
 
 def scan_clips(table: pd.DataFrame, expect_sr: int | None = SAMPLE_RATE,

@@ -44,3 +44,38 @@ def shared_data() -> Path:
     if not (SHARED / "gtzan_mini").is_dir():
         pytest.skip(f"real data folder {SHARED} not present")
     return SHARED
+
+
+def _drop_file_capabilities() -> None:  # pragma: no cover - runs in the child process
+    """Drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding set (root then obeys file modes)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+@pytest.fixture
+def unprivileged():
+    """Run Python code in a child that cannot read files without read permission, even as root.
+
+    CI runs as root, which reads any file; the child drops the two capabilities that allow it, so a
+    ``chmod 000`` file is unreadable there as it is for a student. ``run(code, locked)`` first checks
+    that ``locked`` really is unreadable in the child (the test fails otherwise), then runs ``code``;
+    it returns the child's standard output.
+    """
+    import subprocess
+    import sys
+
+    def run(code: str, locked: Path) -> str:
+        check = (f"try:\n    open({str(locked)!r}, 'rb')\nexcept PermissionError:\n    pass\n"
+                 "else:\n    raise SystemExit('the child can still read the locked file')\n")
+        preexec = _drop_file_capabilities if os.geteuid() == 0 else None
+        result = subprocess.run([sys.executable, "-c", check + code], cwd=REPO, capture_output=True,
+                                text=True, preexec_fn=preexec, timeout=120,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    return run

@@ -1,4 +1,4 @@
-"""Tests of helpers.audio: checked loading of clips, header checks, scanning a table."""
+"""Tests of helpers.audio: checked loading of clips, header checks, scanning a table, load_mono."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers.audio import check_clip, load_clip, scan_clips
-from helpers.errors import DataError, gtzan_table
+from helpers.audio import SILENCE_PEAK, check_clip, load_clip, load_mono, scan_clips
+from helpers.datasets import gtzan_table
+from helpers.errors import DataError, ParameterError
 
 SR = 22050
 
@@ -155,3 +156,62 @@ def test_real_mini_clips_are_clean(shared_data):
     assert report.attrs["n_problems"] == 0, report.attrs["problems"]
     y = load_clip(table["path"].iloc[0], expect_sr=SR, expect_mono=True, min_seconds=29)
     assert 29 * SR <= len(y) <= 31 * SR
+
+
+# --- issue 17: unreadable files, streamed WAVs; load_mono; bad arguments ---------------------------
+
+
+def test_unreadable_file_is_a_data_error_naming_it(tmp_path, good, unprivileged):
+    locked = shutil.copy(good, tmp_path / "locked.wav")
+    locked.chmod(0)
+    out = unprivileged(f"""
+from helpers.audio import check_clip, load_clip, load_mono
+from helpers.errors import DataError
+for load in (load_clip, load_mono):
+    try:
+        load({str(locked)!r})
+    except DataError as error:
+        print("DataError:", error)
+print("report:", check_clip({str(locked)!r})["problem"])
+""", locked)
+    message = f"DataError: audio file {locked} cannot be read (Permission denied)"
+    assert out.count(message) == 2, out
+    assert "report: cannot be read (Permission denied)" in out
+
+
+@pytest.mark.parametrize("placeholder", [0x7FFFF000, 0xFFFFFFFF])
+def test_streamed_wav_with_a_placeholder_size_is_read_whole(tmp_path, good, placeholder):
+    data = bytearray(good.read_bytes())
+    assert data[36:40] == b"data"  # the canonical 44-byte header soundfile writes
+    data[4:8] = placeholder.to_bytes(4, "little")  # RIFF size
+    data[40:44] = placeholder.to_bytes(4, "little")  # data size: a pipe's writer could not seek back
+    path = tmp_path / "streamed.wav"
+    path.write_bytes(bytes(data))
+    assert check_clip(path)["ok"] is True
+    np.testing.assert_array_equal(load_clip(path), load_clip(good))
+    # A real truncation is still caught.
+    (tmp_path / "cut.wav").write_bytes(good.read_bytes()[: 44 + SR])
+    assert "truncated" in check_clip(tmp_path / "cut.wav")["problem"]
+
+
+def test_load_mono_mixes_down_resamples_and_refuses_silence(tmp_path):
+    stereo = write(tmp_path / "stereo44k.wav", sr=44100, channels=2)
+    y = load_mono(stereo, sr=SR)
+    assert y.shape == (SR,) and y.dtype == np.float32
+    assert y[SR // 2] == pytest.approx(0.25, abs=1e-3)
+    silent = write(tmp_path / "silent.wav", value=SILENCE_PEAK / 10)
+    with pytest.raises(DataError, match=r"silent\.wav is silent"):
+        load_mono(silent)
+    with pytest.raises(DataError, match="shorter than the required 2 s"):
+        load_mono(stereo, min_seconds=2)
+
+
+def test_bad_arguments_raise_parameter_error(good):
+    for kwargs in ({"sr": 0}, {"sr": -22050}, {"sr": 22050.5}, {"offset": -1.0}, {"duration": 0},
+                   {"min_seconds": -1}):
+        with pytest.raises(ParameterError):
+            load_clip(good, **kwargs)
+    with pytest.raises(ParameterError, match="expect_sr"):
+        check_clip(good, expect_sr=0)
+    with pytest.raises(ParameterError, match="sr"):
+        load_mono(good, sr=0)
