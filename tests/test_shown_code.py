@@ -43,7 +43,8 @@ SHOWN: dict[str, dict[str, list[str]]] = {
         "helpers.models.mfcc": ["build_report_lstm"],
     },
     "08_evaluation": {
-        "helpers.evaluation": ["track_vote", "late_fusion", "cross_validate"],
+        "helpers.metrics": ["track_vote"],
+        "helpers.evaluation": ["late_fusion", "cross_validate"],
     },
     "09_beyond": {
         "helpers.models.beyond": ["build_fusion_model", "build_logmel_cnn"],
