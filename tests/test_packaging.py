@@ -150,3 +150,33 @@ def test_setup_cell_stops_with_a_clear_message_when_the_install_failed(monkeypat
     message = str(error.value)
     assert "pip install genre-book-helpers==9.9.9" in message
     assert setup_cell.INSTALL_VARIABLE in message
+
+
+def test_write_touches_only_the_setup_cell(tmp_path):
+    chapter = setup_cell.chapters()[0]
+    copy = tmp_path / chapter.name
+    copy.write_bytes(chapter.read_bytes())
+    before = setup_cell.read_notebook(copy)
+    before["cells"][setup_cell._first_code_index(before)]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["x"]}]
+    setup_cell.write_notebook(before, copy)
+    assert setup_cell.main(["--check", str(copy)]) == 1
+    assert setup_cell.main(["--write", str(copy)]) == 0
+    after = setup_cell.read_notebook(copy)
+    index = setup_cell._first_code_index(after)
+    assert setup_cell.setup_cell_differs(after) is None and after["cells"][index]["outputs"] == []
+    assert [c for i, c in enumerate(after["cells"]) if i != index] == [c for i, c in enumerate(before["cells"]) if i != index]
+    assert {k: v for k, v in after.items() if k != "cells"} == {k: v for k, v in before.items() if k != "cells"}
+    assert setup_cell.main(["--check", str(copy)]) == 0
+
+
+def test_write_inserts_a_setup_cell_before_the_first_code_cell(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "id": "a", "metadata": {}, "source": ["# Title"]},
+        {"cell_type": "code", "id": "b", "metadata": {}, "execution_count": 1, "outputs": [], "source": ["x = 1"]},
+    ]}
+    setup_cell.write_notebook(notebook, path)
+    assert setup_cell.main(["--write", str(path)]) == 0
+    cells = setup_cell.read_notebook(path)["cells"]
+    assert [c["cell_type"] for c in cells] == ["markdown", "code", "code"]
+    assert "".join(cells[1]["source"]) == setup_cell.cell_source() and cells[2]["source"] == ["x = 1"]

@@ -22,7 +22,9 @@ notebook and leaves the setup cell without outputs. A release bumps :data:`VERSI
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import uuid
 from pathlib import Path
 
 #: The distribution name on PyPI (distinct from the unrelated ``helpers`` project there).
@@ -62,44 +64,62 @@ def cell_source() -> str:
     return TEMPLATE.format(variable=INSTALL_VARIABLE, package=PACKAGE, version=VERSION)
 
 
-def _first_code_index(notebook) -> int | None:
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "code":
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _first_code_index(notebook: dict) -> int | None:
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] == "code":
             return index
     return None
 
 
-def setup_cell_differs(notebook) -> str | None:
+def setup_cell_differs(notebook: dict) -> str | None:
     """Return why the notebook's setup cell is not the generated one, or None when it is."""
     index = _first_code_index(notebook)
     if index is None:
         return "no code cell"
-    cell = notebook.cells[index]
-    if not cell.source.startswith(MARKER):
+    cell = notebook["cells"][index]
+    if not _source(cell).startswith(MARKER):
         return "the first code cell is not a setup cell"
-    if cell.source != cell_source():
+    if _source(cell) != cell_source():
         return "the setup cell's source differs from tools/setup_cell.py's"
     if cell.get("outputs"):
         return "the setup cell has outputs"
     return None
 
 
-def write_setup_cell(notebook) -> bool:
-    """Put the generated setup cell first among the code cells; return True if anything changed."""
-    import nbformat
+def write_setup_cell(notebook: dict) -> bool:
+    """Put the generated setup cell first among the code cells; return True if anything changed.
 
+    Only that cell changes (source, no outputs, no execution count); a new cell is inserted before
+    the first code cell when there is no setup cell yet.
+    """
     if setup_cell_differs(notebook) is None:
         return False
+    lines = cell_source().splitlines(keepends=True)
     index = _first_code_index(notebook)
-    if index is not None and notebook.cells[index].source.startswith(MARKER):
-        cell = notebook.cells[index]
-        cell.source = cell_source()
-        cell.outputs = []
-        cell.execution_count = None
+    if index is not None and _source(notebook["cells"][index]).startswith(MARKER):
+        cell = notebook["cells"][index]
+        cell.update(source=lines, outputs=[], execution_count=None)
     else:
-        cell = nbformat.v4.new_code_cell(cell_source())
-        notebook.cells.insert(index if index is not None else len(notebook.cells), cell)
+        cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": lines}
+        if (notebook["nbformat"], notebook["nbformat_minor"]) >= (4, 5):
+            cell["id"] = uuid.uuid4().hex[:8]
+        notebook["cells"].insert(index if index is not None else len(notebook["cells"]), cell)
     return True
+
+
+def read_notebook(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_notebook(notebook: dict, path: Path) -> None:
+    """Write as nbformat does (sorted keys, indent 1), without its validation's side effects."""
+    text = json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False, separators=(",", ": "))
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def chapters() -> list[Path]:
@@ -110,8 +130,6 @@ def chapters() -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import nbformat
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--check", action="store_true", help="exit 1 if a chapter's setup cell differs")
@@ -123,14 +141,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     bad = 0
     for path in args.notebooks or chapters():
-        notebook = nbformat.read(path, as_version=4)
+        notebook = read_notebook(path)
         if args.check:
             reason = setup_cell_differs(notebook)
             if reason:
                 print(f"{path}: {reason} (run: python -m tools.setup_cell --write)")
                 bad += 1
         elif write_setup_cell(notebook):
-            nbformat.write(notebook, path)
+            write_notebook(notebook, path)
             print(f"{path}: setup cell written")
     return 1 if bad else 0
 
