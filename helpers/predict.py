@@ -2,420 +2,116 @@
 
 Explained in chapter *Beyond* (``chapters/09_beyond.ipynb``), section "Classify your own clip".
 
-The command loads the book's saved model bundle (default ``models/gtzan_cnn``, see
+The command loads the book's saved model bundle (:func:`helpers.config.default_bundle`, see
 :mod:`helpers.bundle`), reads any audio file librosa can read (any sample rate → resampled to the
-model's rate; stereo → mono; any length of at least one segment), cuts it into the model's
-6 s segments with the *same* feature code that trained the model
+model's rate; stereo → mono; at least one 6 s segment, at most :data:`MAX_SECONDS`), cuts it into
+the model's segments with the *same* feature code that trained the model
 (:func:`helpers.features.clip_features`), standardizes them with the stored training statistics,
-and prints the top-3 genres with the probabilities averaged over the segments.
+and prints the top-3 genres with the probabilities averaged over the segments. The network runs in
+NumPy (:class:`helpers.engine.NumpyModel`), without importing TensorFlow, when it is made of the
+layers the book builds; otherwise Keras runs it (``engine='keras'`` forces that path).
 
-Why it starts fast
-------------------
-Importing TensorFlow takes about 4–10 s on a small CPU machine — longer than everything else
-together. The saved ``.keras`` file is a zip holding the network's architecture (``config.json``)
-and weights (``model.weights.h5``); for the layer types of the book's CNNs (convolution, pooling,
-batch normalization, dense, ...) :class:`NumpyModel` reads both and runs the forward pass in NumPy,
-without TensorFlow. Its outputs equal Keras' to float32 rounding (tested in
-``tests/test_predict.py``). A model with any other layer falls back to Keras (``engine='keras'``
-forces that path). Heavy imports (librosa, h5py) happen only when needed.
-
-Exit status of the command: 0 if every file was classified, 1 if at least one file could not be
-(its error is printed, naming the file, and the other files are still classified), 2 for a
-missing or broken model bundle or bad arguments.
+Exit status: 0 if every file was classified; 1 if at least one file could not be (its error names
+the file, and the other files are still classified), or if the output was closed early (e.g.
+``genre-predict ... | head -1``); 2 for a missing or invalid model bundle or bad arguments.
+With ``--json`` every input gets one JSON line (see :func:`json_record`).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import re
+import os
+import struct
 import sys
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
-REPO = Path(__file__).resolve().parent.parent
-#: The bundle the command uses unless ``--bundle`` says otherwise.
-DEFAULT_BUNDLE = REPO / "models" / "gtzan_cnn"
-#: A signal whose peak amplitude is below this is called silent (about -80 dBFS).
-SILENCE_PEAK = 1e-4
+from helpers.audio import load_mono
+from helpers.backend import native_stderr_silenced
+from helpers.bundle import load_bundle, read_bundle_info
+from helpers.config import default_bundle
+from helpers.engine import NumpyModel
+from helpers.errors import DataError, ParameterError
+from helpers.features import clip_features
+
 ENGINES = ("auto", "numpy", "keras")
-
-
-def _data_error():
-    from helpers.errors import DataError
-
-    return DataError
+#: Longest input the command reads (10 minutes): about 53 MB of float32 samples at 22,050 Hz.
+#: Longer files are refused before they are decoded (cut them first, e.g. ``ffmpeg -t 600``).
+MAX_SECONDS = 600.0
+#: A decoded MP3 may fall this many seconds short of its header's duration (encoder padding).
+_TRUNCATION_TOLERANCE = 0.5
 
 
 # ---------------------------------------------------------------------------------------------
-# Audio
+# Reading a file: length limit, truncated compressed files, decoder noise
 # ---------------------------------------------------------------------------------------------
 
 
-def load_mono(path, sr: int = 22050, min_seconds: float | None = None) -> np.ndarray:
-    """Read an audio file as mono float32 at ``sr`` Hz and refuse silence (chapter *Beyond*).
+def _ogg_is_complete(path: Path) -> bool:
+    """True if an Ogg file's last page carries the end-of-stream flag (a truncated file lacks it)."""
+    with open(path, "rb") as file:
+        file.seek(max(path.stat().st_size - 65536, 0))
+        tail = file.read()
+    last = tail.rfind(b"OggS")
+    if last < 0 or len(tail) < last + 27:
+        return False
+    n_segments = tail[last + 26]
+    size = 27 + n_segments + sum(tail[last + 27 : last + 27 + n_segments])
+    complete_page = len(tail) - last >= size
+    return complete_page and bool(tail[last + 5] & 0x04)
 
-    :func:`helpers.audio.load_clip` (chapter *GTZAN*) does the reading and its checks: any format
-    libsndfile reads (plus audioread's for a few others), any sample rate resampled to ``sr``,
-    any channel count mixed down to mono. This adds the check for silent input, which a classifier
-    would otherwise answer with a confident genre.
 
-    Parameters
-    ----------
-    path : path
-    sr : int
-        Target sample rate in Hz.
-    min_seconds : float, optional
-        Shortest acceptable duration.
+def _declared_seconds(path: Path) -> float | None:
+    """The duration a file's header declares (libsndfile's reading of it), or None if it cannot tell."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError, struct.error):
+        return None
+    return info.frames / info.samplerate if info.samplerate and info.frames > 0 else None
 
-    Returns
-    -------
-    numpy.ndarray, shape (n_samples,), float32
 
-    Raises
-    ------
-    DataError
-        If the file does not exist, cannot be decoded (not audio, corrupt), is shorter than
-        ``min_seconds`` or is silent — the message names the file.
+def read_clip(path, sr: int, max_seconds: float = MAX_SECONDS) -> np.ndarray:
+    """Read one file for the command: :func:`helpers.audio.load_mono` plus the checks a user's file needs.
+
+    Explained in chapter *Beyond*. Refuses a file longer than ``max_seconds`` before decoding it
+    (bounded memory), and a truncated compressed file that would otherwise be classified on what
+    remains: an MP3 whose decoded length falls short of its header's duration, an Ogg file without
+    its end-of-stream page. The decoder's own messages on standard error (mpg123's "Xing stream
+    size off ...") are silenced; every problem becomes a :class:`DataError` naming the file.
     """
-    from helpers.audio import load_clip
-
-    DataError = _data_error()
-    y = load_clip(path, sr=sr, mono=True, min_seconds=min_seconds)
-    if float(np.max(np.abs(y))) < SILENCE_PEAK:
-        raise DataError(f"audio file {path} is silent (peak amplitude below {SILENCE_PEAK:g}, about -80 dBFS)")
+    path = Path(path)
+    with native_stderr_silenced():
+        declared = _declared_seconds(path) if path.is_file() else None
+        if declared is not None and declared > max_seconds:
+            raise DataError(f"audio file {path} is {declared:.1f} s long; the command reads files of at most "
+                            f"{max_seconds:g} s (cut it first, e.g. ffmpeg -i IN -t {max_seconds:g} OUT)")
+        y = load_mono(path, sr=sr)
+    seconds = len(y) / sr
+    if seconds > max_seconds:
+        raise DataError(f"audio file {path} is {seconds:.1f} s long; the command reads files of at most {max_seconds:g} s")
+    with open(path, "rb") as file:
+        head = file.read(4)
+    if head == b"OggS" and not _ogg_is_complete(path):
+        raise DataError(f"audio file {path} is truncated: its Ogg stream ends without an end-of-stream page "
+                        f"({seconds:.2f} s could be decoded)")
+    if head != b"OggS" and declared is not None and seconds < declared - _TRUNCATION_TOLERANCE:
+        raise DataError(f"audio file {path} is truncated: its header declares {declared:.2f} s "
+                        f"but only {seconds:.2f} s could be decoded")
     return y
 
 
 # ---------------------------------------------------------------------------------------------
-# A NumPy forward pass for Keras models made of common layers
+# The predictor
 # ---------------------------------------------------------------------------------------------
 
 
-def _snake_case(name: str) -> str:
-    """Keras' own ``to_snake_case`` (names of the layers' groups in ``model.weights.h5``)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _softmax(x, axis=-1):
-    z = x - x.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-_ACTIVATIONS = {
-    "linear": lambda x: x,
-    None: lambda x: x,
-    "relu": lambda x: np.maximum(x, 0),
-    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
-    "tanh": np.tanh,
-    "softmax": _softmax,
-    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
-    "silu": lambda x: x / (1 + np.exp(-x)),
-    "swish": lambda x: x / (1 + np.exp(-x)),
-    "softplus": lambda x: np.logaddexp(0, x),
-}
-
-
-def _activation(config) -> callable:
-    name = config.get("activation", "linear")
-    if isinstance(name, dict):  # a serialized activation object
-        name = name.get("config", {}).get("name", name.get("class_name"))
-    if name not in _ACTIVATIONS:
-        raise NotImplementedError(f"activation {name!r}")
-    return _ACTIVATIONS[name]
-
-
-def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
-def _windows(x, kernel, strides, padding, fill):
-    """Sliding (kh, kw) windows over axes 1, 2 of a (n, h, w, c) array, with TF's padding rules."""
-    kh, kw = kernel
-    sh, sw = strides
-    if padding == "same":
-        ph, pw = _same_pad(x.shape[1], kh, sh), _same_pad(x.shape[2], kw, sw)
-        x = np.pad(x, ((0, 0), ph, pw, (0, 0)), constant_values=fill)
-    elif padding != "valid":
-        raise NotImplementedError(f"padding {padding!r}")
-    view = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
-    return view[:, ::sh, ::sw]  # (n, h', w', c, kh, kw)
-
-
-def _conv2d(x, weights, config):
-    if config.get("data_format", "channels_last") != "channels_last" or tuple(config.get("dilation_rate", (1, 1))) != (1, 1) or config.get("groups", 1) != 1:
-        raise NotImplementedError("Conv2D with dilation, groups or channels_first")
-    kernel = weights[0]
-    win = _windows(x, tuple(config["kernel_size"]), tuple(config["strides"]), config["padding"], 0.0)
-    out = np.tensordot(win, kernel, axes=([3, 4, 5], [2, 0, 1]))
-    if config.get("use_bias", True):
-        out = out + weights[1]
-    return _activation(config)(out)
-
-
-def _pool2d(x, config, reduce):
-    if config.get("data_format", "channels_last") != "channels_last":
-        raise NotImplementedError("pooling with channels_first")
-    pool = tuple(config["pool_size"])
-    strides = tuple(config["strides"] or pool)
-    if reduce == "max":
-        win = _windows(x, pool, strides, config["padding"], -np.inf)
-        return win.max(axis=(4, 5))
-    win = _windows(x.astype(np.float64), pool, strides, config["padding"], np.nan)
-    return np.nanmean(win, axis=(4, 5)).astype(np.float32)  # TF averages the valid cells only
-
-
-def _batchnorm(x, weights, config):
-    axis = config.get("axis", -1)
-    axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
-    if axis not in (-1, x.ndim - 1):
-        raise NotImplementedError(f"BatchNormalization on axis {axis}")
-    weights = list(weights)
-    gamma = weights.pop(0) if config.get("scale", True) else 1.0
-    beta = weights.pop(0) if config.get("center", True) else 0.0
-    mean, var = weights[0], weights[1]
-    return (x - mean) / np.sqrt(var + config["epsilon"]) * gamma + beta
-
-
-def _normalization(x, weights, config):
-    if config.get("invert"):
-        raise NotImplementedError("Normalization(invert=True)")
-    axis = config.get("axis", -1)
-    axis = tuple(axis) if isinstance(axis, list) else (axis,)
-    if config.get("mean") is not None:
-        mean = np.asarray(config["mean"], dtype=np.float32)
-        var = np.asarray(config["variance"], dtype=np.float32)
-    else:
-        mean, var = weights[0], weights[1]
-    shape = [1] * x.ndim
-    for a in axis:
-        shape[a] = x.shape[a]
-    mean, var = np.reshape(mean, shape), np.reshape(var, shape)
-    return (x - mean) / np.maximum(np.sqrt(var), 1e-7)
-
-
-def _dense(x, weights, config):
-    out = x @ weights[0]
-    if config.get("use_bias", True):
-        out = out + weights[1]
-    return _activation(config)(out)
-
-
-def _as_2d(config: dict, keys: tuple[str, ...]) -> dict:
-    """A 1-D layer's config as the equivalent 2-D one (width 1)."""
-    out = dict(config)
-    for key in keys:
-        if out.get(key) is not None:
-            out[key] = (int(np.ravel(out[key])[0]), 1)
-    if out.get("padding") == "causal":
-        raise NotImplementedError("causal padding")
-    return out
-
-
-def _conv1d(x, weights, config):
-    if tuple(np.ravel(config.get("dilation_rate", 1))) != (1,):
-        raise NotImplementedError("Conv1D with dilation")
-    weights = [weights[0][:, np.newaxis]] + list(weights[1:])  # (k, c, f) → (k, 1, c, f)
-    conv = _as_2d(config, ("kernel_size", "strides"))
-    conv["dilation_rate"] = (1, 1)
-    return _conv2d(x[:, :, np.newaxis], weights, conv)[:, :, 0]
-
-
-def _pool1d(x, config, reduce):
-    return _pool2d(x[:, :, np.newaxis], _as_2d(config, ("pool_size", "strides")), reduce)[:, :, 0]
-
-
-def _cropping1d(x, config):
-    a, b = config["cropping"]
-    return x[:, a : x.shape[1] - b]
-
-
-def _apply(kind: str, config: dict, weights: list, inputs: list) -> np.ndarray:
-    x = inputs[0]
-    if kind == "Concatenate":
-        return np.concatenate(inputs, axis=config.get("axis", -1))
-    if len(inputs) != 1:
-        raise NotImplementedError(f"{kind} with {len(inputs)} inputs")
-    if kind in ("InputLayer", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
-                "GaussianDropout", "AlphaDropout", "ActivityRegularization"):
-        return x
-    if kind == "Conv2D":
-        return _conv2d(x, weights, config)
-    if kind == "Conv1D":
-        return _conv1d(x, weights, config)
-    if kind == "MaxPooling1D":
-        return _pool1d(x, config, "max")
-    if kind == "AveragePooling1D":
-        return _pool1d(x, config, "mean")
-    if kind == "MaxPooling2D":
-        return _pool2d(x, config, "max")
-    if kind == "AveragePooling2D":
-        return _pool2d(x, config, "mean")
-    if kind == "BatchNormalization":
-        return _batchnorm(x, weights, config)
-    if kind == "Normalization":
-        return _normalization(x, weights, config)
-    if kind == "Dense":
-        return _dense(x, weights, config)
-    if kind == "Flatten":
-        return x.reshape(len(x), -1)
-    if kind == "Reshape":
-        return x.reshape(len(x), *config["target_shape"])
-    if kind == "Cropping1D":
-        return _cropping1d(x, config)
-    if kind == "Activation":
-        return _activation(config)(x)
-    if kind == "ReLU" and not config.get("negative_slope") and config.get("max_value") is None and not config.get("threshold"):
-        return np.maximum(x, 0)
-    if kind == "Softmax":
-        return _softmax(x, axis=config.get("axis", -1))
-    if kind in ("GlobalAveragePooling2D", "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D"):
-        if config.get("keepdims") or config.get("data_format", "channels_last") != "channels_last":
-            raise NotImplementedError(f"{kind} with keepdims or channels_first")
-        axes = tuple(range(1, x.ndim - 1))
-        return x.mean(axis=axes) if "Average" in kind else x.max(axis=axes)
-    raise NotImplementedError(f"layer type {kind}")
-
-
-class NumpyModel:
-    """Run a saved ``.keras`` model in NumPy, without importing TensorFlow (chapter *Beyond*).
-
-    Supports ``Sequential`` and single-output functional models made of Conv1D/2D, MaxPooling1D/2D,
-    AveragePooling1D/2D, BatchNormalization, Normalization, Dense, Dropout, Flatten, Reshape,
-    Cropping1D, Concatenate, Activation/ReLU/Softmax and global pooling layers (channels-last);
-    anything else raises ``NotImplementedError`` when the file is opened, so callers can fall back
-    to Keras.
-
-    Parameters
-    ----------
-    keras_path : path
-        A ``.keras`` file (Keras 3 format).
-    """
-
-    def __init__(self, keras_path):
-        import h5py
-
-        self.path = Path(keras_path)
-        with zipfile.ZipFile(self.path) as archive:
-            config = json.loads(archive.read("config.json"))
-            weights_file = io.BytesIO(archive.read("model.weights.h5"))
-        kind = config.get("class_name")
-        spec = config["config"]
-        layers = spec["layers"]
-        used: dict[str, int] = {}
-        self.layers = []  # (name, kind, config, weights, inbound names)
-        self.input_shape = None  # with the batch axis, e.g. [None, 259, 13, 1]
-        with h5py.File(weights_file, "r") as h5:
-            for position, layer in enumerate(layers):
-                cls = layer["class_name"]
-                if cls in ("Sequential", "Functional", "Model") or layer.get("module", "keras.layers") not in (
-                    "keras.layers", None
-                ):
-                    raise NotImplementedError(f"nested model or custom layer {cls}")
-                if self.input_shape is None:
-                    self.input_shape = layer["config"].get("batch_shape") or layer.get("build_config", {}).get(
-                        "input_shape"
-                    )
-                if kind == "Sequential" and cls == "InputLayer":
-                    continue
-                base = _snake_case(cls)
-                if base in used:
-                    used[base] += 1
-                    group = f"{base}_{used[base]}"
-                else:
-                    used[base] = 0
-                    group = base
-                weights = []
-                path = f"layers/{group}/vars"
-                if path in h5:
-                    weights = [np.asarray(h5[path][str(i)], dtype=np.float32) for i in range(len(h5[path]))]
-                inbound = None
-                if kind != "Sequential":
-                    inbound = self._inbound(layer)
-                name = layer["config"].get("name", f"layer_{position}")
-                self.layers.append((name, cls, layer["config"], weights, inbound))
-                _apply_check(cls, layer["config"])
-        if self.input_shape is None:
-            raise NotImplementedError("the model's input shape is not recorded in its config")
-        if kind == "Sequential":
-            self.inputs, self.outputs = None, None
-        else:
-            self.inputs = [entry[0] for entry in spec["input_layers"]] if isinstance(spec["input_layers"][0], list) else [spec["input_layers"][0]]
-            outputs = spec["output_layers"]
-            outputs = outputs if isinstance(outputs[0], list) else [outputs]
-            if len(outputs) != 1 or len(self.inputs) != 1:
-                raise NotImplementedError("models with several inputs or outputs")
-            self.outputs = [outputs[0][0]]
-
-    @staticmethod
-    def _inbound(layer) -> list[str]:
-        nodes = layer.get("inbound_nodes", [])
-        if not nodes:
-            return []
-        if len(nodes) != 1:
-            raise NotImplementedError("shared layers")
-        names = []
-
-        def walk(item):
-            if isinstance(item, dict) and item.get("class_name") == "__keras_tensor__":
-                names.append(item["config"]["keras_history"][0])
-            elif isinstance(item, (list, tuple)):
-                for sub in item:
-                    walk(sub)
-
-        walk(nodes[0].get("args", []))
-        return names
-
-    def predict(self, X) -> np.ndarray:
-        """Forward pass in float32; ``X`` shaped like the model input (with batch axis)."""
-        x = np.asarray(X, dtype=np.float32)
-        if self.inputs is None:
-            for _, cls, config, weights, _ in self.layers:
-                x = np.asarray(_apply(cls, config, weights, [x]), dtype=np.float32)
-            return x
-        values = {}
-        for name, cls, config, weights, inbound in self.layers:
-            if cls == "InputLayer":
-                values[name] = x
-                continue
-            values[name] = np.asarray(_apply(cls, config, weights, [values[n] for n in inbound]), dtype=np.float32)
-        return values[self.outputs[0]]
-
-    @property
-    def input_rank(self) -> int:
-        """Rank of the model input including the batch axis (e.g. 4 for the CNN's (n, 259, 13, 1))."""
-        if self.input_shape is None:
-            raise NotImplementedError("the model's input shape is not recorded in its config")
-        return len(self.input_shape)
-
-
-_SUPPORTED = {"InputLayer", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-              "AlphaDropout", "ActivityRegularization", "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D",
-              "AveragePooling1D", "AveragePooling2D",
-              "BatchNormalization", "Normalization", "Dense", "Flatten", "Reshape", "Cropping1D", "Activation",
-              "ReLU", "Softmax", "Concatenate", "GlobalAveragePooling2D", "GlobalAveragePooling1D",
-              "GlobalMaxPooling2D", "GlobalMaxPooling1D"}
-
-
-def _apply_check(cls: str, config: dict) -> None:
-    if cls not in _SUPPORTED:
-        raise NotImplementedError(f"layer type {cls}")
-    if cls in ("Conv1D", "Conv2D", "Dense", "Activation"):
-        _activation(config)
-
-
 class _KerasModel:
-    """Keras-backed model with the same ``predict`` as :class:`NumpyModel`."""
+    """Keras-backed model with the same ``predict`` as :class:`helpers.engine.NumpyModel`."""
 
     def __init__(self, model):
         self.model = model
@@ -423,11 +119,6 @@ class _KerasModel:
 
     def predict(self, X) -> np.ndarray:
         return np.asarray(self.model.predict(np.asarray(X, dtype=np.float32), batch_size=256, verbose=0))
-
-
-# ---------------------------------------------------------------------------------------------
-# The predictor
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -473,52 +164,61 @@ class Prediction:
         return "\n".join(lines)
 
 
-def read_bundle_info(path_stem) -> dict:
-    """Read and check a bundle's description without loading the network (chapter *Beyond*).
+def json_record(result: Prediction) -> str:
+    """One line of ``--json`` output (chapter *Beyond*): valid JSON, never ``NaN``.
 
-    See :func:`helpers.bundle.read_bundle_info`; imported lazily so the command starts fast.
+    ``{"path": ..., "error": null, "top": [[genre, probability], ...], "segments": n, "duration_s": s}``
+    for a classified file; ``{"path": ..., "error": "<message>", "top": [], "segments": 0,
+    "duration_s": null}`` for a file that could not be classified.
     """
-    from helpers import bundle
-
-    return bundle.read_bundle_info(path_stem)
+    record = {"path": result.path, "error": result.error,
+              "top": [[genre, round(float(p), 6)] for genre, p in result.top],
+              "segments": result.n_segments,
+              "duration_s": None if result.error else round(result.duration, 3)}
+    return json.dumps(record, allow_nan=False)
 
 
 class GenrePredictor:
-    """A loaded bundle that classifies files or signals (chapter *Beyond*).
+    """A loaded, validated bundle that classifies files or signals (chapter *Beyond*).
 
     Parameters
     ----------
     bundle : path, optional
-        Stem of the bundle (default :data:`DEFAULT_BUNDLE`).
+        Stem of the bundle (default :func:`helpers.config.default_bundle`).
     engine : {'auto', 'numpy', 'keras'}
-        ``'auto'``: :class:`NumpyModel` when it supports every layer, else Keras.
+        ``'auto'``: :class:`helpers.engine.NumpyModel` when it supports every layer, else Keras.
     max_segments : int, optional
         Cap on the segments read from a long file (default: all whole segments).
+    max_seconds : float
+        Longest file :meth:`predict_file` reads (default :data:`MAX_SECONDS`).
 
     Attributes
     ----------
     info : dict
-        The bundle description (:func:`read_bundle_info`).
+        The bundle description (:func:`helpers.bundle.read_bundle_info`).
     engine : str
         The engine in use (``'numpy'`` or ``'keras'``).
     load_seconds : float
         Time to read the bundle.
+
+    Raises
+    ------
+    DataError
+        For a missing or invalid bundle (the message names the bundle and the problem).
     """
 
-    def __init__(self, bundle=None, engine: str = "auto", max_segments: int | None = None):
-        DataError = _data_error()
+    def __init__(self, bundle=None, engine: str = "auto", max_segments: int | None = None,
+                 max_seconds: float = MAX_SECONDS):
         if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+            raise ParameterError(f"engine must be one of {ENGINES}, got {engine!r}")
+        if not max_seconds > 0:
+            raise ParameterError(f"max_seconds must be positive, got {max_seconds!r}")
         start = time.perf_counter()
-        self.info = read_bundle_info(bundle if bundle is not None else DEFAULT_BUNDLE)
-        from helpers.features import FeatureConfig
-
-        try:
-            self.config = FeatureConfig(**self.info["feature_config"])
-        except (TypeError, ValueError) as error:
-            raise DataError(f"{self.info['keras_path']}: feature settings {self.info['feature_config']} are invalid: {error}") from None
+        self.info = read_bundle_info(bundle if bundle is not None else default_bundle())
+        self.config = self.info["features"]
         self.genres = tuple(self.info["genres"])
         self.max_segments = max_segments
+        self.max_seconds = max_seconds
         self.model = None
         if engine in ("auto", "numpy"):
             try:
@@ -527,30 +227,29 @@ class GenrePredictor:
             except NotImplementedError:
                 if engine == "numpy":
                     raise
-            except (zipfile.BadZipFile, KeyError, OSError, json.JSONDecodeError) as error:
-                raise DataError(f"model file {self.info['keras_path']} could not be read: {type(error).__name__}: {error}") from None
+            if self.model is not None:
+                self._check_network(list(self.model.input_shape[1:]), self.model.output_shape[-1])
         if self.model is None:
-            from helpers.bundle import load_bundle
-
             model, _ = load_bundle(self.info["keras_path"])
             self.model = _KerasModel(model)
             self.engine = "keras"
         self.load_seconds = time.perf_counter() - start
 
+    def _check_network(self, input_shape: list, width: int) -> None:
+        if input_shape != self.info["input_shape"] or width != len(self.genres):
+            raise DataError(f"model bundle {self.info['keras_path']}: the network maps {input_shape} to {width} "
+                            f"outputs; the description says {self.info['input_shape']} and {len(self.genres)} genres")
+
     def predict_signal(self, y, name: str = "signal", top: int = 3) -> Prediction:
         """Classify a mono signal already at the model's sample rate."""
-        DataError = _data_error()
-        from helpers.features import clip_features
-
         t0 = time.perf_counter()
         y = np.asarray(y, dtype=np.float32)
-        limit = self.max_segments if self.max_segments is not None else max(1, len(y) // self.config.segment_samples)
+        need = self.config.segment_samples
+        if len(y) < need:
+            raise DataError(f"{name} is {len(y)} samples long at {self.config.sr} Hz, shorter than one segment "
+                            f"({need} samples, {need / self.config.sr:g} s)")
+        limit = self.max_segments if self.max_segments is not None else len(y) // need
         X = clip_features(y, self.config, max_segments=limit)
-        if len(X) == 0:
-            raise DataError(
-                f"{name}: is {len(y) / self.config.sr:.2f} s long; at least {self.config.segment_seconds:g} s "
-                "(one segment) is needed"
-            )
         if self.info["mean"] is not None:
             X = (X - self.info["mean"]) / self.info["std"]
         if self.model.input_rank == X.ndim + 1:
@@ -558,6 +257,9 @@ class GenrePredictor:
         t1 = time.perf_counter()
         probs = self.model.predict(X)
         t2 = time.perf_counter()
+        if not np.all(np.isfinite(probs)):
+            raise DataError(f"{name}: the network gave non-finite probabilities (check the bundle "
+                            f"{self.info['keras_path']})")
         mean = probs.mean(axis=0)
         order = np.argsort(-mean, kind="stable")[: max(1, int(top))]
         return Prediction(
@@ -572,11 +274,12 @@ class GenrePredictor:
         )
 
     def predict_file(self, path, top: int = 3) -> Prediction:
-        """Read, check and classify one audio file (see :func:`load_mono`)."""
+        """Read, check and classify one audio file (see :func:`read_clip`)."""
         t0 = time.perf_counter()
-        y = load_mono(path, sr=self.config.sr, min_seconds=self.config.segment_seconds)
+        y = read_clip(path, sr=self.config.sr, max_seconds=self.max_seconds)
         t1 = time.perf_counter()
-        result = self.predict_signal(y, name=str(path), top=top)
+        result = self.predict_signal(y, name=f"audio file {path}", top=top)
+        result.path = str(path)
         result.seconds = {"load": t1 - t0, **result.seconds, "total": time.perf_counter() - t0}
         return result
 
@@ -591,9 +294,9 @@ def predict_files(paths, bundle=None, top: int = 3, engine: str = "auto", on_err
     ----------
     paths : path or sequence of paths
         Audio files in any format librosa reads (wav, flac, ogg, mp3 ...), any sample rate,
-        mono or stereo, at least one segment (6 s) long.
+        mono or stereo, at least one segment (6 s) and at most :data:`MAX_SECONDS` long.
     bundle : path, optional
-        Bundle stem (default ``models/gtzan_cnn``).
+        Bundle stem (default :func:`helpers.config.default_bundle`).
     top : int
         How many genres to list.
     engine : {'auto', 'numpy', 'keras'}
@@ -609,9 +312,8 @@ def predict_files(paths, bundle=None, top: int = 3, engine: str = "auto", on_err
     list of Prediction
         In the order of ``paths``.
     """
-    DataError = _data_error()
     if on_error not in ("raise", "keep"):
-        raise ValueError(f"on_error must be 'raise' or 'keep', got {on_error!r}")
+        raise ParameterError(f"on_error must be 'raise' or 'keep', got {on_error!r}")
     if isinstance(paths, (str, Path)):
         paths = [paths]
     predictor = predictor or GenrePredictor(bundle, engine=engine)
@@ -619,18 +321,21 @@ def predict_files(paths, bundle=None, top: int = 3, engine: str = "auto", on_err
     for path in paths:
         try:
             results.append(predictor.predict_file(path, top=top))
-        except DataError as error:
+        except (DataError, OSError) as error:
             if on_error == "raise":
                 raise
             results.append(Prediction(path=str(path), error=str(error)))
     return results
 
 
+# ---------------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------------
+
+
 def _process_seconds() -> float | None:
     """Seconds since this process started (Linux ``/proc``), or None elsewhere."""
     try:
-        import os
-
         ticks = os.sysconf("SC_CLK_TCK")
         start = float(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
         uptime = float(Path("/proc/uptime").read_text().split()[0])
@@ -639,44 +344,44 @@ def _process_seconds() -> float | None:
         return None
 
 
-def main(argv=None) -> int:
-    """Command-line entry point: ``python -m helpers.predict FILE [FILE ...]`` (chapter *Beyond*)."""
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m helpers.predict",
+        prog="genre-predict",
         description="Print the top genres of audio files with the book's saved GTZAN model "
-        "(probabilities averaged over 6 s segments).",
+        "(probabilities averaged over 6 s segments). Exit status: 0 all files classified, "
+        "1 a file could not be classified (the others still are), 2 bad model bundle or arguments.",
     )
-    parser.add_argument("files", nargs="+", help="audio files (wav, flac, ogg, mp3...; at least 6 s)")
-    parser.add_argument("--bundle", default=None, help=f"model bundle stem (default: {DEFAULT_BUNDLE})")
-    parser.add_argument("--top", type=int, default=3, help="how many genres to print (default 3)")
+    parser.add_argument("files", nargs="+", help=f"audio files (wav, flac, ogg, mp3...; 6 s to {MAX_SECONDS:g} s)")
+    parser.add_argument("--bundle", default=None, help="model bundle stem (default: the book's model)")
+    parser.add_argument("--top", type=_positive_int, default=3, help="how many genres to print (default 3)")
     parser.add_argument("--engine", choices=ENGINES, default="auto",
                         help="'numpy' runs the network without TensorFlow (fast start); 'auto' falls back to Keras")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per file instead of text")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per file (errors included) instead of text")
     parser.add_argument("--timing", action="store_true", help="print measured timings to stderr")
-    started = _process_seconds()
-    t_start = time.perf_counter()
-    args = parser.parse_args(argv)
-    DataError = _data_error()
-    try:
-        predictor = GenrePredictor(args.bundle, engine=args.engine)
-    except (DataError, NotImplementedError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return parser
+
+
+def _run(args, predictor: GenrePredictor, started: float | None, t_start: float) -> int:
     failed = 0
     for index, path in enumerate(args.files):
-        try:
-            result = predictor.predict_file(path, top=args.top)
-        except DataError as error:
+        [result] = predict_files([path], top=args.top, on_error="keep", predictor=predictor)
+        if result.error:
             failed += 1
-            print(f"error: {error}", file=sys.stderr)
-            continue
+            print(f"error: {result.error}", file=sys.stderr)
         if args.json:
-            print(json.dumps({"path": result.path, "top": result.top, "segments": result.n_segments,
-                              "duration_s": round(result.duration, 3)}))
-        else:
+            print(json_record(result))
+        elif not result.error:
             print(result)
         sys.stdout.flush()
-        if args.timing:
+        if args.timing and not result.error:
             s = result.seconds
             line = (f"timing: {path}: load {s['load']:.3f} s, features {s['features']:.3f} s, "
                     f"predict {s['predict']:.3f} s, total {s['total']:.3f} s")
@@ -695,6 +400,24 @@ def main(argv=None) -> int:
             startup += f"; total {total:.2f} s"
         print(startup, file=sys.stderr)
     return 1 if failed else 0
+
+
+def main(argv=None) -> int:
+    """Command-line entry point: ``genre-predict FILE [FILE ...]`` (chapter *Beyond*)."""
+    started = _process_seconds()
+    t_start = time.perf_counter()
+    args = _parser().parse_args(argv)  # bad arguments: argparse prints the usage and exits 2
+    try:
+        predictor = GenrePredictor(args.bundle, engine=args.engine)
+    except (DataError, NotImplementedError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args, predictor, started, t_start)
+    except BrokenPipeError:  # the reader closed the output (e.g. `| head -1`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second BrokenPipeError when Python flushes at exit
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Tests of helpers.predict (chapter *Beyond*): the predict path, its errors, the CLI, the NumPy engine."""
+"""Tests of helpers.predict (chapter *Beyond*): the predict path, its errors, the CLI (the engine: test_engine.py)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,17 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers.config import GENRES
-from helpers.errors import DataError
-from helpers.predict import (
-    DEFAULT_BUNDLE,
-    GenrePredictor,
-    NumpyModel,
-    load_mono,
-    main,
-    predict_files,
-    read_bundle_info,
-)
+from helpers.audio import load_mono
+from helpers.bundle import read_bundle_info
+from helpers.config import GENRES, default_bundle
+from helpers.errors import DataError, ParameterError
+from helpers.predict import GenrePredictor, main, predict_files
 
 REPO = Path(__file__).resolve().parent.parent
 SR = 22050
@@ -129,7 +124,8 @@ def test_long_file_uses_every_whole_segment(tiny_bundle, audio_files):
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("short", "shorter than the required 6 s"), ("silent", "silent"), ("text", "not an audio file")],
+    [("short", "66150 samples long at 22050 Hz, shorter than one segment"), ("silent", "silent"),
+     ("text", "not an audio file")],
 )
 def test_bad_files_raise_naming_the_file(tiny_bundle, audio_files, name, message):
     with pytest.raises(DataError, match=message) as error:
@@ -185,54 +181,8 @@ def test_bundle_errors(tmp_path, tiny_bundle):
     (tmp_path / "other.json").write_text(json.dumps(info))
     with pytest.raises(DataError, match="is not a"):
         read_bundle_info(tmp_path / "other")
-    with pytest.raises(ValueError, match="engine"):
+    with pytest.raises(ParameterError, match="engine"):
         GenrePredictor(tiny_bundle, engine="torch")
-
-
-# ------------------------------------------------------------------ the NumPy engine vs Keras
-
-
-def _randomized(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for weight in model.weights:
-        values = rng.normal(0, 0.3, size=weight.shape)
-        if "variance" in weight.path:
-            values = np.abs(values) + 0.5
-        weight.assign(values.astype("float32"))
-    return model
-
-
-def _builders():
-    from helpers.models.beyond import build_descriptor_mlp, build_fusion_model, build_logmel_cnn
-    from helpers.models.mfcc import build_report_cnn
-
-    return {
-        "report_cnn": (lambda: build_report_cnn(), (3, 259, 13, 1)),
-        "tutorial_cnn": (lambda: build_report_cnn(variant="tutorial"), (3, 259, 13, 1)),
-        "normalized_cnn": (lambda: build_report_cnn(normalization=(np.arange(13.0), np.arange(1.0, 14.0))),
-                           (2, 259, 13, 1)),
-        "logmel_cnn": (lambda: build_logmel_cnn(), (2, 259, 128)),
-        "fusion_packed": (lambda: build_fusion_model(n_descriptors=38), (3, 259 * 13 + 38, 1)),
-        "descriptor_mlp": (lambda: build_descriptor_mlp(38), (4, 38)),
-    }
-
-
-@pytest.mark.parametrize("name", ["report_cnn", "tutorial_cnn", "normalized_cnn", "logmel_cnn",
-                                  "fusion_packed", "descriptor_mlp"])
-def test_numpy_model_equals_keras(tmp_path, name):
-    pytest.importorskip("keras")
-    build, shape = _builders()[name]
-    model = _randomized(build())
-    X = np.random.default_rng(1).normal(size=shape).astype("float32")
-    path = tmp_path / f"{name}.keras"
-    model.save(path)
-    engine = NumpyModel(path)
-    assert engine.input_rank == len(model.input_shape)
-    import keras
-
-    # compare with the model as Keras loads it from the same file (what the predict command uses)
-    reloaded = keras.saving.load_model(path, compile=False, safe_mode=True)
-    np.testing.assert_allclose(engine.predict(X), reloaded.predict(X, verbose=0), atol=2e-5)
 
 
 def test_unsupported_layers_fall_back_to_keras(tmp_path, tiny_bundle):
@@ -246,8 +196,6 @@ def test_unsupported_layers_fall_back_to_keras(tmp_path, tiny_bundle):
     save_bundle(stem, model, FeatureConfig(), np.zeros(13), np.ones(13), GENRES,
                 {"data": "synthetic", "protocol": "none (test)"})
     with pytest.raises(NotImplementedError, match="LSTM"):
-        NumpyModel(str(stem) + ".keras")
-    with pytest.raises(NotImplementedError):
         GenrePredictor(stem, engine="numpy")
     predictor = GenrePredictor(stem, engine="auto")
     assert predictor.engine == "keras"
@@ -255,7 +203,7 @@ def test_unsupported_layers_fall_back_to_keras(tmp_path, tiny_bundle):
     assert result.n_segments == 1 and result.probabilities.shape == (10,)
 
 
-@pytest.mark.skipif(not Path(str(DEFAULT_BUNDLE) + ".json").is_file(), reason="no committed model bundle")
+@pytest.mark.skipif(not Path(str(default_bundle()) + ".json").is_file(), reason="no committed model bundle")
 def test_committed_bundle_loads_and_predicts():
     predictor = GenrePredictor()
     assert predictor.engine == "numpy"  # the book's model needs no TensorFlow to run
@@ -266,3 +214,110 @@ def test_committed_bundle_loads_and_predicts():
     pytest.importorskip("keras")
     slow = GenrePredictor(engine="keras").predict_signal(_tone(12.5, SR), name="tone")
     np.testing.assert_allclose(result.segment_probabilities, slow.segment_probabilities, atol=1e-5)
+
+
+# ------------------------------------------------------------------ issue 17: bundles and the command
+
+
+def test_clip_one_sample_short_is_reported_in_samples(tiny_bundle, tmp_path):
+    path = tmp_path / "almost.wav"
+    sf.write(path, _tone(7.0, SR)[: 6 * SR - 1], SR)  # one sample short of a 6 s segment
+    [result] = predict_files([path], bundle=tiny_bundle, on_error="keep")
+    assert "is 132299 samples long at 22050 Hz, shorter than one segment (132300 samples, 6 s)" in result.error
+
+
+def _edited_bundle(tiny_bundle, folder, edit):
+    """A copy of the test bundle with its JSON description edited."""
+    info = json.loads(Path(str(tiny_bundle) + ".json").read_text())
+    info["model_file"] = "edited.keras"
+    edit(info)
+    stem = folder / "edited"
+    Path(str(stem) + ".keras").write_bytes(Path(str(tiny_bundle) + ".keras").read_bytes())
+    Path(str(stem) + ".json").write_text(json.dumps(info))
+    return stem
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda info: info["standardization"].update(std=[0.0] * 13), "std must be positive"),
+    (lambda info: info["standardization"].update(std=[float("nan")] * 13), "NaN"),
+    (lambda info: info.update(genres=info["genres"][:9]), "names 9 genres"),
+    (lambda info: info.update(model_file="../x.keras"), "model_file '../x.keras'"),
+    (lambda info: info["feature_config"].update(hop_length=256), "does not fit the feature settings"),
+])
+def test_cli_exits_2_with_a_message_for_a_bad_bundle(tiny_bundle, audio_files, tmp_path, capsys, edit, message):
+    stem = _edited_bundle(tiny_bundle, tmp_path, edit)
+    assert main([str(audio_files["good"]), "--bundle", str(stem), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert err.startswith(f"error: model bundle {stem}.json: ") and message in err
+
+
+def test_cli_exits_2_for_an_edited_kernel_shape(tiny_bundle, audio_files, tmp_path, capsys):
+    import zipfile
+
+    stem = _edited_bundle(tiny_bundle, tmp_path, lambda info: None)
+    keras_path = Path(str(stem) + ".keras")
+    with zipfile.ZipFile(keras_path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(files["config.json"])
+    next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Conv2D")["config"]["kernel_size"] = [5, 5]
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(keras_path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    assert main([str(audio_files["good"]), "--bundle", str(stem)]) == 2
+    err = capsys.readouterr().err
+    assert "weights and architecture disagree" in err and str(keras_path) in err and "Traceback" not in err
+
+
+def test_json_has_one_record_per_input_errors_included(tiny_bundle, audio_files, capsys):
+    files = [audio_files["good"], audio_files["text"], audio_files["short"]]
+    assert main([*map(str, files), "--bundle", str(tiny_bundle), "--json"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    records = [json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in JSON")) for line in lines]
+    assert [r["path"] for r in records] == [str(f) for f in files]
+    assert records[0]["error"] is None and records[0]["segments"] == 2 and len(records[0]["top"]) == 3
+    assert "not an audio file" in records[1]["error"] and records[1]["top"] == []
+    assert "shorter than one segment" in records[2]["error"] and records[2]["duration_s"] is None
+
+
+def test_closed_output_ends_quietly(tiny_bundle, audio_files):
+    read, write = os.pipe()
+    os.close(read)  # like `| head -1` after its first line: every write now fails with EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "helpers.predict", str(audio_files["good"]),
+                               str(audio_files["good"]), "--bundle", str(tiny_bundle)],
+                              cwd=REPO, stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+    assert done.returncode == 1
+
+
+def _truncated(path, y, fmt):
+    sf.write(path, y, SR, format=fmt)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("MP3", "mp3"), ("OGG", "ogg")])
+def test_truncated_compressed_files_are_reported(tiny_bundle, tmp_path, capfd, fmt, suffix):
+    if fmt not in sf.available_formats():
+        pytest.skip(f"libsndfile {sf.__libsndfile_version__} cannot write {fmt}")
+    whole = tmp_path / f"whole.{suffix}"
+    sf.write(whole, _tone(20.0, SR), SR, format=fmt)
+    cut = _truncated(tmp_path / f"cut.{suffix}", _tone(20.0, SR), fmt)
+    good, bad = predict_files([whole, cut], bundle=tiny_bundle, on_error="keep")
+    assert good.error is None and good.n_segments == 3
+    assert bad.error is not None and f"audio file {cut} is truncated" in bad.error
+    assert "Xing" not in capfd.readouterr().err  # the decoder's own noise is silenced
+
+
+def test_long_files_are_refused_before_decoding(tiny_bundle, audio_files):
+    predictor = GenrePredictor(tiny_bundle, max_seconds=30.0)
+    [result] = predict_files([audio_files["long"]], predictor=predictor, on_error="keep")
+    assert "is 40.0 s long; the command reads files of at most 30 s" in result.error
+    assert predictor.predict_file(audio_files["good"]).n_segments == 2
+    with pytest.raises(ParameterError, match="max_seconds"):
+        GenrePredictor(tiny_bundle, max_seconds=0)
