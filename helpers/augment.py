@@ -20,8 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from helpers.audio import load_mono
 from helpers.config import DEFAULT_SEED
-from helpers.errors import DataError
+from helpers.errors import DataError, ParameterError
+from helpers.features import clip_features
 
 
 def track_rng(seed: int, track_id: str) -> np.random.Generator:
@@ -35,7 +37,7 @@ def track_rng(seed: int, track_id: str) -> np.random.Generator:
 def _check_signal(y, name: str = "signal") -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1 or y.size == 0:
-        raise DataError(f"{name}: augmentation needs a non-empty mono 1-D signal, got shape {y.shape}")
+        raise ParameterError(f"{name}: augmentation needs a non-empty mono 1-D signal, got shape {y.shape}")
     return y
 
 
@@ -58,7 +60,7 @@ def random_crop(y, length: int, rng: np.random.Generator) -> np.ndarray:
     """
     y = _check_signal(y)
     if not 0 < length <= len(y):
-        raise DataError(f"random_crop: cannot cut {length} samples from a signal of {len(y)} samples")
+        raise ParameterError(f"random_crop: cannot cut {length} samples from a signal of {len(y)} samples")
     start = int(rng.integers(0, len(y) - length + 1))
     return y[start : start + length].copy()
 
@@ -108,7 +110,7 @@ def time_stretch(y, rate: float, length: int | None = None) -> np.ndarray:
 
     y = _check_signal(y)
     if rate <= 0:
-        raise DataError(f"time_stretch: rate must be positive, got {rate}")
+        raise ParameterError(f"time_stretch: rate must be positive, got {rate}")
     out = y.copy() if rate == 1 else librosa.effects.time_stretch(y, rate=float(rate))
     return _fit_length(out, length if length is not None else len(y)).astype(np.float32)
 
@@ -174,41 +176,6 @@ def augment_segment(y, sr: int, length: int, rng: np.random.Generator, config: A
     return segment.astype(np.float32)
 
 
-def mask_features(X, rng: np.random.Generator, max_time: int = 20, max_freq: int = 2, fill: float = 0.0) -> np.ndarray:
-    """SpecAugment-style masking: blank one random band of frames and one of coefficients per example.
-
-    Explained in chapter *Beyond* (an augmentation of the *features* rather than the audio; cheap).
-
-    Parameters
-    ----------
-    X : array-like, shape (n, frames, bins) or (n, frames, bins, 1)
-    rng : numpy.random.Generator
-    max_time, max_freq : int
-        Largest mask width in frames and in coefficients / mel bands (0 disables that mask).
-    fill : float
-        Value written into the masks (0 = the mean after standardization).
-
-    Returns
-    -------
-    numpy.ndarray
-        A masked copy.
-    """
-    X = np.array(X, dtype=np.float32, copy=True)
-    if X.ndim < 3:
-        raise DataError(f"mask_features needs (n, frames, bins) arrays, got shape {X.shape}")
-    n, frames, bins = X.shape[:3]
-    for i in range(n):
-        if max_time > 0:
-            width = int(rng.integers(0, min(max_time, frames) + 1))
-            start = int(rng.integers(0, frames - width + 1))
-            X[i, start : start + width] = fill
-        if max_freq > 0:
-            width = int(rng.integers(0, min(max_freq, bins) + 1))
-            start = int(rng.integers(0, bins - width + 1))
-            X[i, :, start : start + width] = fill
-    return X
-
-
 def segment_length(feature_config) -> int:
     """Samples per segment of a :class:`helpers.features.FeatureConfig` (chapter *Beyond*)."""
     return int(feature_config.segment_samples)
@@ -234,9 +201,6 @@ class AugmentedSet:
 
 
 def _augment_track(path: str, track_id: str, feature_config, n_copies: int, seed: int, config: AugmentConfig):
-    from helpers.features import clip_features
-    from helpers.predict import load_mono
-
     sr = int(feature_config.sr)
     y = load_mono(path, sr=sr)
     length = segment_length(feature_config)
@@ -282,7 +246,7 @@ def augmented_features(
     if missing:
         raise DataError(f"augmented_features: the table lacks column(s) {sorted(missing)}")
     if n_copies < 1:
-        raise ValueError(f"n_copies must be positive, got {n_copies}")
+        raise ParameterError(f"n_copies must be positive, got {n_copies}")
     from joblib import Parallel, delayed
 
     items = list(zip(table["path"].astype(str), table["track_id"].astype(str), strict=True))
@@ -302,51 +266,38 @@ def augmented_features(
     return AugmentedSet(X, labels, track_ids)
 
 
-def augmented_folds(
-    table: pd.DataFrame,
-    folds,
-    augmented_track_ids,
-    offset: int,
-    val_fraction: float = 0.2,
-    seed: int = DEFAULT_SEED,
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Turn (train, test) folds into (fit + augmented, validation, test) triples (chapter *Beyond*).
+def augmented_folds(folds, track_ids, augmented_track_ids) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Add the augmented rows of each fold's *fit* tracks to its fit rows (chapter *Beyond*).
 
-    For fold ``i`` the training rows are split into fit and validation tracks exactly as
-    :func:`helpers.evaluation.cross_validate` does (``helpers.splits.validation_tracks_split`` with seed
-    ``seed + i``), so the augmented run uses the same fit, validation and test tracks as the
-    plain run; then the augmented rows of the *fit* tracks only are added to the fit rows.
+    The folds come already split into fit, validation and test rows (chapter *Beyond* splits each
+    training part with :func:`helpers.splits.validation_tracks_split`, as
+    :func:`helpers.evaluation.cross_validate` does), so the augmented run uses the same fit,
+    validation and test tracks as the plain run. Validation and test rows stay as they are.
 
     Parameters
     ----------
-    table : pandas.DataFrame
-        The segment table of the original rows (``track_id``, ``genre``).
-    folds : sequence of (train_rows, test_rows)
-        Row positions in ``table``.
+    folds : sequence of (fit_rows, val_rows, test_rows)
+        Row positions of the original rows.
+    track_ids : array-like of str, shape (n_original,)
+        Track of each original row.
     augmented_track_ids : array-like of str
-        Track of each augmented row; these rows sit at positions ``offset, offset + 1, ...``
+        Track of each augmented row; these rows sit at positions ``n_original, n_original + 1, ...``
         of the combined feature array (originals first).
-    offset : int
-        Number of original rows (= ``len(table)``).
-    val_fraction, seed :
-        As given to ``cross_validate``.
 
     Returns
     -------
     list of (fit_rows, val_rows, test_rows)
     """
-    from helpers.splits import validation_tracks_split
-
-    if offset != len(table):
-        raise DataError(f"augmented_folds: offset {offset} must equal the number of original rows {len(table)}")
+    track_ids = np.asarray(track_ids).astype(str)
     aug_ids = np.asarray(augmented_track_ids).astype(str)
-    table_ids = table["track_id"].astype(str).to_numpy()
     out = []
-    for index, (train_rows, test_rows) in enumerate(folds):
-        fit_rows, val_rows = validation_tracks_split(table, train_rows, val_fraction, seed + index)
-        fit_tracks = set(table_ids[fit_rows])
-        if fit_tracks & set(table_ids[np.asarray(test_rows)]):
-            raise DataError(f"fold {index}: fit and test rows share tracks")
-        extra = offset + np.flatnonzero(np.isin(aug_ids, list(fit_tracks)))
-        out.append((np.concatenate([np.asarray(fit_rows), extra]), np.asarray(val_rows), np.asarray(test_rows)))
+    for index, fold in enumerate(folds):
+        if len(fold) != 3:
+            raise ParameterError(f"augmented_folds: fold {index} must be (fit_rows, val_rows, test_rows), got {len(fold)} parts")
+        fit_rows, val_rows, test_rows = (np.asarray(rows, dtype=int) for rows in fold)
+        fit_tracks = set(track_ids[fit_rows])
+        if fit_tracks & set(track_ids[test_rows]):
+            raise DataError(f"augmented_folds: fold {index}: fit and test rows share tracks")
+        extra = len(track_ids) + np.flatnonzero(np.isin(aug_ids, list(fit_tracks)))
+        out.append((np.concatenate([fit_rows, extra]), val_rows, test_rows))
     return out

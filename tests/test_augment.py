@@ -14,14 +14,13 @@ from helpers.augment import (
     augment_segment,
     augmented_features,
     augmented_folds,
-    mask_features,
     pitch_shift,
     random_crop,
     segment_length,
     time_stretch,
     track_rng,
 )
-from helpers.errors import DataError
+from helpers.errors import DataError, ParameterError
 from helpers.features import FeatureConfig
 from helpers.splits import track_folds, validation_tracks_split
 
@@ -53,7 +52,7 @@ def test_random_crop_is_a_contiguous_window():
     starts = {random_crop(y, 100, np.random.default_rng(s))[0] for s in range(20)}
     assert len(starts) > 10  # really random positions
     assert np.array_equal(random_crop(y, 1000, np.random.default_rng(0)), y)
-    with pytest.raises(DataError, match="cannot cut"):
+    with pytest.raises(ParameterError, match="cannot cut"):
         random_crop(y, 1001, np.random.default_rng(0))
 
 
@@ -84,7 +83,7 @@ def test_pitch_shift_and_time_stretch():
     assert faster.shape == y.shape  # cropped/padded back to the input length
     assert _peak_hz(faster[: len(y) * 3 // 4]) == pytest.approx(440.0, rel=0.02)  # same pitch
     assert np.all(faster[int(len(y) / 1.25) + 600 :] == 0)  # the rest is padding
-    with pytest.raises(DataError, match="rate"):
+    with pytest.raises(ParameterError, match="rate"):
         time_stretch(y, 0)
 
 
@@ -98,18 +97,6 @@ def test_augment_segment_is_deterministic():
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     plain = augment_segment(y, SR, SR, np.random.default_rng(1), AugmentConfig(0, None, 0, 0))
     assert np.array_equal(plain, random_crop(y, SR, np.random.default_rng(1)))  # only the crop left
-
-
-def test_mask_features():
-    X = np.ones((50, 259, 13), dtype=np.float32)
-    masked = mask_features(X, np.random.default_rng(0), max_time=20, max_freq=2)
-    assert masked.shape == X.shape and np.all(X == 1)  # a copy; the input is untouched
-    zero_frames = (masked == 0).all(axis=2).sum(axis=1)
-    zero_bins = (masked == 0).all(axis=1).sum(axis=1)
-    assert zero_frames.max() <= 20 and zero_bins.max() <= 2
-    assert zero_frames.sum() > 0 and zero_bins.sum() > 0
-    with pytest.raises(DataError):
-        mask_features(np.ones((3, 4)), np.random.default_rng(0))
 
 
 def _clips(folder, n_per_genre=3):
@@ -147,16 +134,19 @@ def test_augmented_folds_keep_augmented_rows_on_the_fit_side():
     tracks = [f"{g}.{i:05d}" for g in ("blues", "rock", "jazz") for i in range(6)]
     table = pd.DataFrame({"track_id": np.repeat(tracks, 5), "genre": np.repeat([t.split(".")[0] for t in tracks], 5)})
     folds = track_folds(table, n_splits=3, n_repeats=1, seed=0)
+    inner = [(*validation_tracks_split(table, train, 0.25, 5 + i), test) for i, (train, test) in enumerate(folds)]
     aug_ids = np.repeat(tracks, 2)
-    out = augmented_folds(table, folds, aug_ids, offset=len(table), val_fraction=0.25, seed=5)
+    out = augmented_folds(inner, table["track_id"], aug_ids)
     assert len(out) == 3
-    for index, ((train, test), (fit, val, test2)) in enumerate(zip(folds, out, strict=True)):
-        ref_fit, ref_val = validation_tracks_split(table, train, 0.25, 5 + index)
+    for (ref_fit, ref_val, test), (fit, val, test2) in zip(inner, out, strict=True):
         assert np.array_equal(val, ref_val) and np.array_equal(test2, test)
         original = fit[fit < len(table)]
         extra = fit[fit >= len(table)] - len(table)
         assert np.array_equal(original, ref_fit)
         assert set(aug_ids[extra]) == set(table["track_id"].to_numpy()[ref_fit])
         assert not set(aug_ids[extra]) & set(table["track_id"].to_numpy()[np.concatenate([val, test])])
-    with pytest.raises(DataError, match="offset"):
-        augmented_folds(table, folds, aug_ids, offset=3)
+    with pytest.raises(ParameterError, match="fit_rows, val_rows, test_rows"):
+        augmented_folds(folds, table["track_id"], aug_ids)
+    leaky = [(inner[0][0], inner[0][1], inner[0][0][:5])]
+    with pytest.raises(DataError, match="share tracks"):
+        augmented_folds(leaky, table["track_id"], aug_ids)
