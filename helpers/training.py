@@ -1,24 +1,29 @@
-"""The book's training loop: standardization, tf.data pipelines, early stopping, timing.
+"""The book's training: one fit (:func:`fit_model`), one train-and-score (:func:`train_and_score`).
 
-Explained in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``) and reused in chapters
-*An LSTM on MFCC sequences* and *Evaluation*.
+Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``) and reused in chapters
+*An LSTM on MFCC sequences*, *Evaluation* and *Beyond*.
 
 The recipe is the report's — Adam with learning rate 1e-3, sparse categorical cross-entropy,
 batch size 32, up to 60 epochs — plus what makes it honest and fast:
 
-- standardization statistics (per MFCC coefficient) computed from the *training* rows only;
-- early stopping on a validation split of *training tracks* (never the test tracks), restoring
-  the weights of the epoch with the lowest validation loss;
-- a ``tf.data`` pipeline (cache → shuffle → batch → prefetch) instead of feeding NumPy arrays;
-- per-epoch and total wall time, and a quiet fit (``verbose=0``) whose history is plotted instead.
+- early stopping on validation *tracks* taken from the training side (never the test tracks),
+  restoring the weights of the epoch with the lowest validation loss;
+- optional standardization with statistics (per MFCC coefficient) of the *fit* rows only;
+- a ``tf.data`` pipeline (cache → shuffle → batch → prefetch, repeated) instead of NumPy arrays;
+- per-epoch wall time, and a quiet fit (``verbose=0``) whose history is plotted instead.
 
-TensorFlow is imported only when a function that needs it runs.
+Plumbing with plain names: :func:`make_dataset`, :func:`epoch_timer`, :func:`with_channel_axis`,
+:func:`load_training_data` (chapters 6 and 7's features and split). TensorFlow is imported only
+when a function that needs it runs.
 """
 
 from __future__ import annotations
 
+import math
+import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,9 +31,9 @@ import pandas as pd
 
 from helpers.backend import dtype_policy
 from helpers.config import DEFAULT_SEED, set_seed
-from helpers.errors import DataError
-from helpers.metrics import macro_f1, track_accuracy
-from helpers.splits import validation_tracks_split
+from helpers.errors import DataError, ParameterError
+from helpers.metrics import macro_f1, segment_accuracy, track_accuracy
+from helpers.splits import track_train_test_split, validation_tracks_split
 
 # --------------------------------------------------------------------------- standardization
 
@@ -80,26 +85,35 @@ def apply_standardizer(X, mean, std) -> np.ndarray:
     mean = np.asarray(mean, dtype=np.float32)
     std = np.asarray(std, dtype=np.float32)
     if mean.shape != std.shape or mean.ndim != 1 or X.shape[-1] != mean.shape[0]:
-        raise DataError(
+        raise ParameterError(
             f"apply_standardizer: statistics of shape {mean.shape}/{std.shape} do not fit features of shape {X.shape}"
         )
     if np.any(std <= 0):
-        raise DataError("apply_standardizer: std must be positive")
+        raise ParameterError("apply_standardizer: std must be positive")
     return (X - mean) / std
 
 
 # --------------------------------------------------------------------------- data pipeline
 
 
-def _match_input(model, X: np.ndarray) -> np.ndarray:
-    """Add the channel axis a 2D CNN expects when given ``(n, frames, coefficients)`` arrays."""
-    rank = len(model.input_shape)
+def with_channel_axis(model, X) -> np.ndarray:
+    """``X`` as float32, with the trailing channel axis a 2D CNN expects added when it lacks one.
+
+    A model without ``input_shape`` (e.g. :class:`helpers.models.classical.StatisticsClassifier`)
+    gets ``X`` as it is.
+
+    Raises
+    ------
+    ParameterError
+        If a Keras model's input has neither the rank of ``X`` nor one more.
+    """
     X = np.asarray(X, dtype=np.float32)
-    if rank == X.ndim + 1:
+    shape = getattr(model, "input_shape", None)
+    if shape is None or len(shape) == X.ndim:
+        return X
+    if len(shape) == X.ndim + 1:
         return X[..., np.newaxis]
-    if rank != X.ndim:
-        raise DataError(f"features of shape {X.shape} do not fit the model input {model.input_shape}")
-    return X
+    raise ParameterError(f"features of shape {X.shape} do not fit the model input {shape}")
 
 
 def make_dataset(X, y=None, batch_size: int = 32, shuffle: bool = True, seed: int = DEFAULT_SEED,
@@ -136,13 +150,13 @@ def make_dataset(X, y=None, batch_size: int = 32, shuffle: bool = True, seed: in
 
     X = np.asarray(X, dtype=np.float32)
     if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+        raise ParameterError(f"make_dataset: batch_size must be positive, got {batch_size}")
     if y is None:
         data = tf.data.Dataset.from_tensor_slices(X)
     else:
         y = np.asarray(y)
         if len(y) != len(X):
-            raise DataError(f"make_dataset: {len(X)} feature rows but {len(y)} labels")
+            raise ParameterError(f"make_dataset: {len(X)} feature rows but {len(y)} labels")
         data = tf.data.Dataset.from_tensor_slices((X, y.astype(np.int32)))
     data = data.cache()
     if shuffle:
@@ -167,22 +181,34 @@ class TrainResult:
     history : dict
         Keras logs per epoch (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) for
         :func:`helpers.plots.plot_history`.
-    seconds : float
-        Wall time of the whole fit.
-    epochs_run : int
-        Epochs actually trained (early stopping may end before ``epochs``).
-    best_epoch : int
-        1-based epoch with the lowest validation loss (whose weights the model holds).
     epoch_seconds : list of float
         Wall time of each epoch (the first includes graph tracing).
     """
 
     model: object
     history: dict
-    seconds: float
-    epochs_run: int
-    best_epoch: int
     epoch_seconds: list = field(default_factory=list)
+
+    @classmethod
+    def from_fit(cls, model, history, timer) -> TrainResult:
+        """From ``model.fit``'s ``History`` and an :func:`epoch_timer`."""
+        logs = {key: [float(v) for v in values] for key, values in history.history.items()}
+        return cls(model, logs, list(timer.seconds))
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of all epochs."""
+        return float(sum(self.epoch_seconds))
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs actually trained (early stopping may end before ``epochs``)."""
+        return len(self.history["loss"])
+
+    @property
+    def best_epoch(self) -> int:
+        """1-based epoch with the lowest validation loss (whose weights the model holds)."""
+        return int(np.argmin(self.history["val_loss"])) + 1
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -192,11 +218,11 @@ class TrainResult:
     @property
     def best_val_accuracy(self) -> float:
         """Validation accuracy at ``best_epoch`` — the number to compare settings by (never the test)."""
-        values = self.history.get("val_accuracy", [])
-        return float(values[self.best_epoch - 1]) if values else float("nan")
+        return float(self.history["val_accuracy"][self.best_epoch - 1])
 
 
-def _epoch_timer():
+def epoch_timer():
+    """A Keras callback that records the wall time of every epoch in its list ``seconds``."""
     import keras
 
     class EpochTimer(keras.callbacks.Callback):
@@ -213,59 +239,40 @@ def _epoch_timer():
     return EpochTimer()
 
 
-def compile_model(model, learning_rate: float = 1e-3, jit_compile="auto"):
+def compile_model(model, learning_rate: float = 1e-3):
     """Compile with the report's recipe: Adam, sparse categorical cross-entropy, accuracy.
 
-    Explained in chapter *A CNN on MFCCs*. ``jit_compile`` is passed to Keras (XLA; Keras' ``'auto'``
-    leaves it off on CPU-only machines).
+    Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``); the builders of
+    :mod:`helpers.models` return uncompiled models.
     """
     import keras
 
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=jit_compile,
-    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
-def fit_model(
-    model,
-    X_train,
-    y_train,
-    X_val,
-    y_val,
-    epochs: int = 60,
-    batch_size: int = 32,
-    learning_rate: float = 1e-3,
-    patience: int = 10,
-    seed: int = DEFAULT_SEED,
-    jit_compile="auto",
-) -> TrainResult:
-    """Train a Keras model the book's way and time it.
+def fit_model(model, X_train, y_train, X_val, y_val, *, epochs=60, batch_size=32, learning_rate=1e-3,
+              patience=10, seed=DEFAULT_SEED):
+    """Train a freshly built Keras model the book's way; early stopping on the validation rows.
 
-    Explained in chapter *A CNN on MFCCs*: Adam (``learning_rate``), sparse categorical
-    cross-entropy, ``tf.data`` pipelines (:func:`make_dataset`), early stopping on the validation
-    loss with ``patience`` epochs and the best weights restored, ``verbose=0``.
+    Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``), reused by every chapter that
+    trains a network: :func:`compile_model` (Adam, ``learning_rate``), a shuffled ``tf.data``
+    pipeline (:func:`make_dataset`) repeated so that one pipeline serves all epochs (Keras no
+    longer restarts it after each epoch), early stopping on the validation loss with ``patience``
+    epochs (None: train all ``epochs``) and the best weights restored, ``verbose=0``.
 
     Parameters
     ----------
     model : keras.Model
-        A freshly built model (it is compiled here). Build it right after
-        ``helpers.set_seed(seed, with_tensorflow=True)`` for reproducible weights.
+        Uncompiled, built right after ``helpers.set_seed(seed, with_tensorflow=True)``.
     X_train, y_train : arrays
-        Training features and integer labels. For a 2D CNN, ``(n, frames, coefficients)``
-        arrays get the channel axis added.
+        Fit rows and integer labels (a 2D CNN's channel axis is added, :func:`with_channel_axis`).
     X_val, y_val : arrays
-        Validation rows (tracks disjoint from training and test, see
-        :func:`validation_tracks_split`), used for early stopping only.
+        Validation rows: tracks disjoint from fit and test (:func:`helpers.splits.validation_tracks_split`).
     epochs, batch_size, learning_rate, patience : training settings
-        ``patience=None`` trains all ``epochs`` (the best weights are still restored).
     seed : int
         Seed of the per-epoch shuffle.
-    jit_compile : bool or 'auto'
-        XLA compilation (see :func:`compile_model`).
 
     Returns
     -------
@@ -273,180 +280,224 @@ def fit_model(
     """
     import keras
 
-    X_train = _match_input(model, X_train)
-    X_val = _match_input(model, X_val)
     if len(X_val) == 0:
-        raise DataError("fit_model: the validation split is empty (early stopping needs validation rows)")
-    compile_model(model, learning_rate, jit_compile=jit_compile)
-    # One repeated pipeline for all epochs (see make_dataset): an epoch is still exactly one pass.
-    train_data = make_dataset(X_train, y_train, batch_size=batch_size, shuffle=True, seed=seed, repeat=True)
-    steps_per_epoch = -(-len(X_train) // batch_size)
-    val_data = make_dataset(X_val, y_val, batch_size=max(batch_size, 256), shuffle=False)
-    timer = _epoch_timer()
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss",
-        patience=epochs if patience is None else patience,
-        restore_best_weights=True,
-    )
-    start = time.perf_counter()
-    history = model.fit(train_data, validation_data=val_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                        callbacks=[timer, stopper], shuffle=False, verbose=0)  # the pipeline shuffles
-    seconds = time.perf_counter() - start
-    logs = {key: [float(v) for v in values] for key, values in history.history.items()}
-    best_epoch = int(np.argmin(logs["val_loss"])) + 1
-    return TrainResult(model, logs, seconds, len(logs["loss"]), best_epoch, timer.seconds)
+        raise ParameterError("fit_model: no validation rows (early stopping watches them)")
+    if epochs < 1 or batch_size < 1:
+        raise ParameterError(f"fit_model: epochs and batch_size must be positive, got {epochs} and {batch_size}")
+    X_train, X_val = with_channel_axis(model, X_train), with_channel_axis(model, X_val)
+    compile_model(model, learning_rate)
+    # One shuffled pipeline, repeated, serves all epochs; an epoch is still one pass over the rows.
+    train_data = make_dataset(X_train, y_train, batch_size=batch_size, seed=seed, repeat=True)
+    val_data = make_dataset(X_val, y_val, batch_size=256, shuffle=False)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", restore_best_weights=True,
+                                         patience=epochs if patience is None else patience)
+    timer = epoch_timer()
+    history = model.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=[stop, timer],
+                        steps_per_epoch=math.ceil(len(X_train) / batch_size), shuffle=False, verbose=0)  # shuffled above
+    return TrainResult.from_fit(model, history, timer)
 
 
 def predict_proba(model, X, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for feature rows (chapter *A CNN on MFCCs*), quietly and in batches."""
-    X = _match_input(model, X)
-    return np.asarray(model.predict(make_dataset(X, batch_size=batch_size, shuffle=False), verbose=0))
+    """Class probabilities of the rows ``X``, shape ``(n_rows, n_classes)``, float32.
+
+    Chapter *A CNN on MFCCs*. Calls the model directly on batches (``training=False``): unlike
+    ``model.predict`` this builds no new ``tf.function`` per model, so loops over many models
+    (cross-validation) stay fast and free of retracing notices. Works for any model that can be
+    called on a batch, e.g. :class:`helpers.models.classical.StatisticsClassifier`.
+    """
+    X = with_channel_axis(model, X)
+    if batch_size < 1:
+        raise ParameterError(f"predict_proba: batch_size must be positive, got {batch_size}")
+    parts = [np.asarray(model(X[i:i + batch_size], training=False), dtype=np.float32)
+             for i in range(0, len(X), batch_size)]
+    if not parts:
+        raise ParameterError("predict_proba: no rows to predict")
+    return np.concatenate(parts)
 
 
-# --------------------------------------------------------------------------- train and evaluate
+# --------------------------------------------------------------------------- train and score
 
 
 @dataclass
-class Evaluation:
-    """What :func:`train_and_evaluate` returns (chapter *A CNN on MFCCs*).
+class SplitResult:
+    """What :func:`train_and_score` returns (chapters *A CNN on MFCCs* to *Evaluation*).
 
     Attributes
     ----------
-    train : TrainResult
-    accuracy : float
-        Segment-level accuracy on the test rows.
-    track_vote_accuracy : float
-        Track-level accuracy on the test tracks, voting by the mean of segment probabilities.
-    probabilities : numpy.ndarray of shape (n_test_rows, n_classes)
-    y_true, y_pred : numpy.ndarray
-        Segment labels and predictions on the test rows.
-    test_rows, fit_rows, val_rows : numpy.ndarray
-        Row positions used for testing, fitting and early stopping.
+    model : keras.Model or other classifier
+        The trained model (best epoch's weights with :func:`fit_model`).
+    train : TrainResult or what ``fit_fn`` returned
+        History and timing of the fit.
+    record : dict
+        Track counts (``train_tracks``, ``val_tracks``, ``test_tracks``), ``shared_tracks`` (test
+        tracks also in fit or validation rows — the leak), ``segment_accuracy`` and
+        ``track_accuracy`` on the test rows (NaN without test rows), ``val_segment_accuracy`` and
+        ``val_track_accuracy`` on the validation rows, ``epochs_run``, ``best_epoch``, ``seconds``.
+    fit_rows, val_rows, test_rows : numpy.ndarray
+        Row positions used for fitting, early stopping and testing.
+    val_probabilities, test_probabilities : numpy.ndarray
+        Probabilities of the validation and test rows, in the order of ``val_rows`` / ``test_rows``.
+    test_labels : numpy.ndarray
+        Labels of the test rows.
     standardizer : (mean, std) or None
-        The statistics applied (computed on ``fit_rows``), or None for raw inputs.
+        The per-coefficient statistics applied (from the fit rows), or None for raw inputs.
     """
 
-    train: TrainResult
-    accuracy: float
-    track_vote_accuracy: float
-    probabilities: np.ndarray
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    test_rows: np.ndarray
+    model: object
+    train: object
+    record: dict
     fit_rows: np.ndarray
     val_rows: np.ndarray
-    standardizer: tuple | None
+    test_rows: np.ndarray
+    val_probabilities: np.ndarray
+    test_probabilities: np.ndarray
+    test_labels: np.ndarray
+    standardizer: tuple | None = None
 
     @property
-    def model(self):
-        """The trained model."""
-        return self.train.model
+    def history(self) -> dict:
+        """Keras logs per epoch (empty for a model without history)."""
+        return dict(getattr(self.train, "history", {}) or {})
+
+    @property
+    def accuracy(self) -> float:
+        """Segment accuracy on the test rows."""
+        return self.record["segment_accuracy"]
+
+    @property
+    def track_vote_accuracy(self) -> float:
+        """Track accuracy on the test tracks, voting by the mean of segment probabilities."""
+        return self.record["track_accuracy"]
 
     def as_result(self, model: str, data: str, split: str, chapter: str = "", notes: str = "") -> dict:
         """One row for :func:`helpers.results.results_frame` (accuracies, macro F1, training time)."""
+        predicted = self.test_probabilities.argmax(axis=1)
         return {
-            "chapter": chapter,
-            "model": model,
-            "data": data,
-            "split": split,
-            "accuracy": self.accuracy,
-            "track_vote_accuracy": self.track_vote_accuracy,
-            "macro_f1": macro_f1(self.y_true, self.y_pred, self.probabilities.shape[1]),
-            "train_seconds": self.train.seconds,
-            "notes": notes,
+            "chapter": chapter, "model": model, "data": data, "split": split,
+            "accuracy": self.accuracy, "track_vote_accuracy": self.track_vote_accuracy,
+            "macro_f1": macro_f1(self.test_labels, predicted, self.test_probabilities.shape[1]),
+            "train_seconds": self.record["seconds"], "notes": notes,
         }
 
 
-def train_and_evaluate(
+def train_and_score(
     build: Callable[[], object],
     features,
-    train_rows,
+    fit_rows,
+    val_rows,
     test_rows,
-    standardize: bool = True,
-    val_fraction: float = 0.2,
+    *,
+    standardize: bool = False,
     seed: int = DEFAULT_SEED,
     precision: str | None = None,
+    fit_fn: Callable = fit_model,
+    allow_shared_tracks: bool = False,
     **fit_kwargs,
-) -> Evaluation:
-    """Train a freshly built model on some rows of a FeatureSet and score it on others.
+) -> SplitResult:
+    """Build a fresh model, fit it on ``fit_rows`` (early stopping on ``val_rows``), score ``test_rows``.
 
-    Explained in chapter *A CNN on MFCCs*; used by chapters 6, 7 and 8. The steps:
-
-    1. split ``train_rows`` by track into fit and validation rows (:func:`helpers.splits.validation_tracks_split`);
-    2. optionally standardize with statistics of the *fit* rows only (:func:`fit_standardizer`);
-    3. seed everything (``helpers.set_seed``), build the model, fit it (:func:`fit_model`);
-    4. predict the test rows: segment accuracy, and track-vote accuracy (mean segment probabilities per track).
+    The one train-and-score path of the book: chapters *A CNN on MFCCs* and *An LSTM on MFCC
+    sequences* call it once per setting, :func:`helpers.evaluation.cross_validate` once per fold.
+    The steps: check that no test track is also a fit or validation track; optionally standardize
+    with statistics of the fit rows only; seed (``helpers.set_seed``), build under the dtype policy
+    ``precision``, fit (``fit_fn``); predict the validation and test rows; score segments and
+    track votes.
 
     Parameters
     ----------
     build : callable
-        ``build()`` returns a new, uncompiled Keras model (e.g. ``lambda: build_report_cnn()``).
+        ``build()`` returns a new, uncompiled model (e.g. ``helpers.models.mfcc.build_report_cnn``).
     features : FeatureSet
-        With ``X``, ``labels`` and ``track_ids`` arrays and ``.table()``.
-    train_rows, test_rows : array-like of int
-        Row positions (tracks must not be shared; checked).
-    standardize : bool
-        Per-coefficient standardization (statistics from the fit rows) or raw inputs.
-    val_fraction : float
-        Fraction of training tracks for early stopping.
+        Anything with ``X`` (segments × frames × coefficients), ``labels`` and ``track_ids``.
+    fit_rows, val_rows, test_rows : array-like of int
+        Row positions. ``test_rows`` may be empty (a final model trained on everything).
+    standardize : bool, default False
+        False (the default) trains on the MFCCs as they are, as the report did; True standardizes
+        each coefficient with mean and standard deviation of the *fit* rows
+        (:func:`fit_standardizer`) — chapter 6 decides between the two on validation tracks.
     seed : int
+        Passed to ``helpers.set_seed`` before the model is built, and to ``fit_fn``.
     precision : {'auto', 'float32', 'mixed_bfloat16', 'mixed_float16'}, optional
-        Dtype policy the model is built under (:func:`helpers.backend.dtype_policy`); None means
-        ``'float32'``, ``'auto'`` mixed precision where the processor computes 16-bit floats natively.
+        Dtype policy the model is built under (:func:`helpers.backend.dtype_policy`); None: Keras' current one.
+    fit_fn : callable
+        ``fit_fn(model, X_fit, y_fit, X_val, y_val, seed=seed, **fit_kwargs)`` returning an object
+        with ``model`` (optionally ``history``, ``epochs_run``, ``best_epoch``, ``seconds``);
+        default :func:`fit_model`.
+    allow_shared_tracks : bool
+        Only to demonstrate the report's leaky split: allow test tracks that are also fit or
+        validation tracks (their number is recorded as ``shared_tracks``).
     **fit_kwargs
-        Passed to :func:`fit_model` (``epochs``, ``batch_size``, ``learning_rate``, ``patience``, ``jit_compile``).
+        Passed to ``fit_fn`` (:func:`fit_model`: ``epochs``, ``batch_size``, ``learning_rate``, ``patience``).
 
     Returns
     -------
-    Evaluation
-    """
-    train_rows = np.asarray(train_rows, dtype=int)
-    test_rows = np.asarray(test_rows, dtype=int)
-    track_ids = np.asarray(features.track_ids)
-    shared = set(track_ids[train_rows]) & set(track_ids[test_rows])
-    if shared:
-        raise DataError(f"train_and_evaluate: {len(shared)} track(s) in both train and test, e.g. {sorted(shared)[0]}")
-    fit_rows, val_rows = validation_tracks_split(features, train_rows, fraction=val_fraction, seed=seed)
-    X = np.asarray(features.X, dtype=np.float32)
-    y = np.asarray(features.labels)
-    standardizer = None
-    if standardize:
-        standardizer = fit_standardizer(X[fit_rows])
-        X = apply_standardizer(X, *standardizer)
-    import keras
+    SplitResult
 
-    keras.backend.clear_session()  # forget earlier models' graphs (memory, layer names)
-    set_seed(seed, with_tensorflow=True)
-    with dtype_policy(precision):
+    Raises
+    ------
+    DataError
+        If test tracks are also fit or validation tracks and ``allow_shared_tracks`` is False.
+    ParameterError
+        If the fit or validation rows are empty.
+    """
+    X, labels = np.asarray(features.X, dtype=np.float32), np.asarray(features.labels)
+    track_ids = np.asarray(features.track_ids)
+    fit_rows, val_rows, test_rows = (np.asarray(r, dtype=np.int64) for r in (fit_rows, val_rows, test_rows))
+    if len(fit_rows) == 0 or len(val_rows) == 0:
+        raise ParameterError(f"train_and_score needs fit and validation rows (got {len(fit_rows)} and {len(val_rows)})")
+    shared = set(track_ids[test_rows]) & (set(track_ids[fit_rows]) | set(track_ids[val_rows]))
+    if shared and not allow_shared_tracks:
+        raise DataError(f"{len(shared)} test track(s) also appear in the training rows, e.g. {sorted(shared)[:3]}: "
+                        "sharing tracks between training and test is the leak this protocol avoids")
+    standardizer = fit_standardizer(X[fit_rows]) if standardize else None
+    if standardizer is not None:
+        X = apply_standardizer(X, *standardizer)
+    if "keras" in sys.modules:
+        import keras
+
+        keras.backend.clear_session()  # forget earlier models' graphs (memory, layer names)
+    set_seed(seed, with_tensorflow="tensorflow" in sys.modules)
+    with dtype_policy(precision) if precision is not None else nullcontext():
         model = build()
-    result = fit_model(model, X[fit_rows], y[fit_rows], X[val_rows], y[val_rows], seed=seed, **fit_kwargs)
-    probabilities = predict_proba(model, X[test_rows])
-    y_true = y[test_rows]
-    y_pred = probabilities.argmax(axis=1)
-    return Evaluation(
-        train=result,
-        accuracy=float(np.mean(y_pred == y_true)),
-        track_vote_accuracy=track_accuracy(probabilities, track_ids[test_rows], y_true),
-        probabilities=probabilities,
-        y_true=y_true,
-        y_pred=y_pred,
-        test_rows=test_rows,
-        fit_rows=fit_rows,
-        val_rows=val_rows,
-        standardizer=standardizer,
-    )
+    train = fit_fn(model, X[fit_rows], labels[fit_rows], X[val_rows], labels[val_rows], seed=seed, **fit_kwargs)
+    model = getattr(train, "model", model)
+    val_probs = predict_proba(model, X[val_rows])
+    test_probs = predict_proba(model, X[test_rows]) if len(test_rows) else np.zeros((0, val_probs.shape[1]), np.float32)
+    record = score_record(train, labels, track_ids, fit_rows, val_rows, test_rows, val_probs, test_probs)
+    record["shared_tracks"] = len(shared)
+    return SplitResult(model, train, record, fit_rows, val_rows, test_rows, val_probs, test_probs,
+                       labels[test_rows], standardizer)
+
+
+def score_record(train, labels, track_ids, fit_rows, val_rows, test_rows, val_probs, test_probs) -> dict:
+    """The scores and bookkeeping of one :func:`train_and_score` run (see :attr:`SplitResult.record`)."""
+    nan = float("nan")
+    tested = len(test_rows) > 0
+    return {
+        "train_tracks": len(set(track_ids[fit_rows])),
+        "val_tracks": len(set(track_ids[val_rows])),
+        "test_tracks": len(set(track_ids[test_rows])),
+        "shared_tracks": 0,
+        "segment_accuracy": segment_accuracy(labels[test_rows], test_probs) if tested else nan,
+        "track_accuracy": track_accuracy(test_probs, track_ids[test_rows], labels[test_rows]) if tested else nan,
+        "val_segment_accuracy": segment_accuracy(labels[val_rows], val_probs),
+        "val_track_accuracy": track_accuracy(val_probs, track_ids[val_rows], labels[val_rows]),
+        "epochs_run": getattr(train, "epochs_run", nan),
+        "best_epoch": getattr(train, "best_epoch", nan),
+        "seconds": float(getattr(train, "seconds", nan)),
+    }
 
 
 def training_table(runs: dict) -> pd.DataFrame:
     """Compare training runs by their validation numbers and timing — no test numbers.
 
-    Explained in chapter *A CNN on MFCCs*: this is the table to choose settings from (input
-    scaling, architecture variant, learning rate); the test tracks stay out of the choice.
+    Chapter *A CNN on MFCCs*: this is the table to choose settings from (input scaling,
+    architecture variant, learning rate); the test tracks stay out of the choice.
 
     Parameters
     ----------
     runs : dict
-        Name → :class:`Evaluation` or :class:`TrainResult`.
+        Name → :class:`SplitResult` or :class:`TrainResult`.
 
     Returns
     -------
@@ -466,3 +517,69 @@ def training_table(runs: dict) -> pd.DataFrame:
         }
     return pd.DataFrame.from_dict(rows, orient="index")
 
+
+# --------------------------------------------------------------------------- the chapters' data
+
+
+@dataclass
+class TrainingData:
+    """The features and the track-level split chapters 6 and 7 train on (:func:`load_training_data`).
+
+    Attributes
+    ----------
+    features : FeatureSet
+        Chapter 5's MFCC segments of the installed GTZAN.
+    train_rows, fit_rows, val_rows, test_rows : numpy.ndarray
+        Training rows (= fit + validation), fit rows, validation rows for early stopping, test rows.
+    split : str
+        The split in words, printed with every accuracy.
+    """
+
+    features: object
+    train_rows: np.ndarray
+    fit_rows: np.ndarray
+    val_rows: np.ndarray
+    test_rows: np.ndarray
+    split: str
+
+    @property
+    def data(self) -> str:
+        """Which GTZAN the features come from, in words (e.g. ``'mini GTZAN'``)."""
+        return f"{self.features.flavour} GTZAN"
+
+    def summary(self) -> pd.DataFrame:
+        """Segments and tracks per part; the three parts share no track (checked)."""
+        track_ids = np.asarray(self.features.track_ids)
+        parts = {"fit": self.fit_rows, "validation": self.val_rows, "test": self.test_rows}
+        tracks = {name: set(track_ids[rows]) for name, rows in parts.items()}
+        if (tracks["fit"] & tracks["validation"]) or (tracks["test"] & (tracks["fit"] | tracks["validation"])):
+            raise DataError("TrainingData: the fit, validation and test rows share tracks")
+        return pd.DataFrame({"segments": [len(rows) for rows in parts.values()],
+                             "tracks": [len(t) for t in tracks.values()]}, index=list(parts))
+
+
+def load_training_data(test_size: float = 0.25, val_fraction: float = 0.2, seed: int = DEFAULT_SEED,
+                       features=None) -> TrainingData:
+    """Chapter 5's features and the book's split by track: test tracks, validation tracks, fit tracks.
+
+    Chapters *A CNN on MFCCs* and *An LSTM on MFCC sequences* start from it, so both train on the
+    same rows. ``test_size`` of the tracks (stratified by genre) are the test set; ``val_fraction``
+    of the remaining tracks are the validation tracks early stopping watches; the rest are fitted.
+
+    Parameters
+    ----------
+    test_size, val_fraction : float
+    seed : int
+    features : FeatureSet, optional
+        Default: ``extract_features(load_gtzan(), FeatureConfig())`` (cached by chapter 5).
+    """
+    if features is None:
+        from helpers.datasets import load_gtzan
+        from helpers.features import FeatureConfig, extract_features
+
+        features = extract_features(load_gtzan(), FeatureConfig(), progress=False)
+    table = features.table()
+    train_rows, test_rows = track_train_test_split(table, test_size=test_size, seed=seed)
+    fit_rows, val_rows = validation_tracks_split(table, train_rows, fraction=val_fraction, seed=seed)
+    split = f"track-level, {round(100 * test_size)} % test"
+    return TrainingData(features, train_rows, fit_rows, val_rows, test_rows, split)

@@ -39,6 +39,9 @@ import statistics
 import sys
 import time
 
+from helpers.config import DEFAULT_SEED
+from helpers.errors import ParameterError
+
 #: Targets for 60 epochs on 2 CPU cores, in seconds (the issue "Reproducibility and speed").
 TARGETS_60 = {"cnn": 120.0, "lstm": 300.0}
 MODELS = ("cnn", "lstm")
@@ -51,7 +54,7 @@ def _builder(name: str, frames: int, coefficients: int):
         return lambda: build_report_cnn((frames, coefficients, 1))
     if name == "lstm":
         return lambda: build_report_lstm((frames, coefficients))
-    raise ValueError(f"unknown model {name!r}; choose from {MODELS}")
+    raise ParameterError(f"unknown model {name!r}; choose from {MODELS}")
 
 
 def _random_segments(samples: int, val_samples: int, frames: int, coefficients: int, seed: int):
@@ -66,12 +69,6 @@ def _random_segments(samples: int, val_samples: int, frames: int, coefficients: 
     return X, y, X_val, y_val
 
 
-def _epoch_timer():
-    from helpers.training import _epoch_timer
-
-    return _epoch_timer()
-
-
 def time_naive(build, X, y, X_val, y_val, epochs: int, seed: int) -> list[float]:
     """The report's way: ``model.fit`` on NumPy arrays, batch 32, quiet. Returns seconds per epoch.
 
@@ -81,15 +78,15 @@ def time_naive(build, X, y, X_val, y_val, epochs: int, seed: int) -> list[float]
 
     from helpers import set_seed
     from helpers.backend import native_stderr_silenced
-    from helpers.training import _match_input, compile_model
+    from helpers.training import compile_model, epoch_timer, with_channel_axis
 
     keras.backend.clear_session()
     set_seed(seed, with_tensorflow=True)
     model = build()
     compile_model(model, 1e-3)
-    timer = _epoch_timer()
+    timer = epoch_timer()
     with native_stderr_silenced():  # Keras' NumPy adapter makes TensorFlow's C++ core log harmless lines
-        model.fit(_match_input(model, X), y, validation_data=(_match_input(model, X_val), y_val),
+        model.fit(with_channel_axis(model, X), y, validation_data=(with_channel_axis(model, X_val), y_val),
                   epochs=epochs, batch_size=32, callbacks=[timer], verbose=0)
     return timer.seconds
 
@@ -129,7 +126,7 @@ def time_book(build, X, y, X_val, y_val, epochs: int, batch_size: int, seed: int
 
 
 def run_benchmark(models=MODELS, epochs: int = 60, samples: int = 3750, val_samples: int = 750,
-                  frames: int = 259, coefficients: int = 13, batch_size: int = 128, seed: int = 42,
+                  frames: int = 259, coefficients: int = 13, batch_size: int = 128, seed: int = DEFAULT_SEED,
                   precision: str = "auto") -> dict:
     """Time the naive and the book's training of each model on random data of the given shape.
 
@@ -147,9 +144,9 @@ def run_benchmark(models=MODELS, epochs: int = 60, samples: int = 3750, val_samp
 
     for name in models:
         if name not in MODELS:
-            raise ValueError(f"unknown model {name!r}; choose from {MODELS}")
+            raise ParameterError(f"unknown model {name!r}; choose from {MODELS}")
     if epochs < 1 or samples < 1 or val_samples < 1 or batch_size < 1:
-        raise ValueError("epochs, samples, val_samples and batch_size must be positive")
+        raise ParameterError("epochs, samples, val_samples and batch_size must be positive")
     import_tensorflow()
     X, y, X_val, y_val = _random_segments(samples, val_samples, frames, coefficients, seed)
     result = {"epochs": epochs, "samples": samples, "val_samples": val_samples, "frames": frames,
@@ -172,7 +169,7 @@ def run_benchmark(models=MODELS, epochs: int = 60, samples: int = 3750, val_samp
 
 
 def speed_steps(epochs: int = 3, samples: int = 1000, val_samples: int = 200, frames: int = 259,
-                coefficients: int = 13, batch_size: int = 128, seed: int = 42):
+                coefficients: int = 13, batch_size: int = 128, seed: int = DEFAULT_SEED):
     """The report's CNN timed one change at a time, for chapter *A CNN on MFCCs* (a quick look).
 
     Three runs of ``epochs`` epochs on the same random data of full-GTZAN segment shape: the naive
@@ -191,7 +188,7 @@ def speed_steps(epochs: int = 3, samples: int = 1000, val_samples: int = 200, fr
     from helpers.backend import fast_dtype_policy, import_tensorflow
 
     if epochs < 2:
-        raise ValueError("speed_steps needs at least 2 epochs (the first one includes tracing)")
+        raise ParameterError("speed_steps needs at least 2 epochs (the first one includes tracing)")
     import_tensorflow()
     X, y, X_val, y_val = _random_segments(samples, val_samples, frames, coefficients, seed)
     build = _builder("cnn", frames, coefficients)

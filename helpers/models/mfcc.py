@@ -1,7 +1,9 @@
 """The report's networks on MFCC segments: a small 2D CNN (chapter 6) and a two-layer LSTM (chapter 7).
 
-Explained in chapters *A CNN on MFCCs* (``chapters/06_cnn.ipynb``) and *An LSTM on MFCC sequences*
-(``chapters/07_lstm.ipynb``). Input: one 6 s segment = 259 frames × 13 MFCCs (the CNN adds a
+Shown in chapters *A CNN on MFCCs* (``chapters/06_cnn.ipynb``) and *An LSTM on MFCC sequences*
+(``chapters/07_lstm.ipynb``). Every builder has the book's one contract
+``build_x(input_shape, n_classes=10, *, options...)`` and returns an *uncompiled* model
+(:func:`helpers.training.compile_model` compiles it). Input: one 6 s segment = 259 frames × 13 MFCCs (the CNN adds a
 channel axis: 259 × 13 × 1). TensorFlow/Keras is imported only when a builder runs.
 """
 
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from helpers.errors import DataError
+from helpers.errors import ParameterError
 
 #: Input of one segment (frames, coefficients) with the book's feature settings (chapter 5).
 SEGMENT_SHAPE: tuple[int, int] = (259, 13)
@@ -20,10 +22,11 @@ CNN_VARIANTS = ("report", "tutorial")
 RNN_CELLS = ("lstm", "gru")
 
 
-def _check_shape(input_shape: Sequence[int], rank: int, what: str) -> tuple[int, ...]:
+def check_input_shape(input_shape: Sequence[int], rank: int, what: str) -> tuple[int, ...]:
+    """``input_shape`` as a tuple of ``rank`` positive ints, or a :class:`ParameterError` naming ``what``."""
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != rank or min(shape) < 1:
-        raise DataError(f"{what}: input_shape {tuple(input_shape)} must be {rank} positive sizes")
+        raise ParameterError(f"{what}: input_shape {tuple(input_shape)} must be {rank} positive sizes")
     return shape
 
 
@@ -51,21 +54,57 @@ def normalization_layer(mean, std, axis: int = -1):
     mean = np.asarray(mean, dtype="float32").ravel()
     std = np.asarray(std, dtype="float32").ravel()
     if mean.shape != std.shape or not np.all(np.isfinite(std)) or np.any(std <= 0):
-        raise DataError("normalization statistics: mean and std must have the same length and std > 0")
+        raise ParameterError("normalization statistics: mean and std must have the same length and std > 0")
     return keras.layers.Normalization(axis=axis, mean=mean, variance=std**2, name="standardize")
 
 
-def build_report_cnn(
-    input_shape: Sequence[int] = (*SEGMENT_SHAPE, 1),
-    n_classes: int = 10,
-    variant: str = "report",
-    normalization: tuple | None = None,
-    bn_momentum: float = 0.99,
-):
+def conv_block(kernel=(3, 3), pool=(2, 2), *, padding="same", bn_momentum=0.99) -> list:
+    """One convolutional block of the report's CNN: Conv2D 32 (ReLU) → MaxPooling2D stride 2 → BatchNormalization.
+
+    Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``). Returns the three layers as a
+    list, so that a ``keras.Sequential`` can ``add`` them and a functional model can call them in
+    turn (the fusion model of chapter *Beyond* and the global-average-pooling CNN of chapter
+    *Evaluation* reuse them through :func:`report_conv_blocks`).
+
+    Parameters
+    ----------
+    kernel, pool : (int, int)
+        Convolution kernel and max-pooling window (the pooling always has stride 2 and ``'same'`` padding).
+    padding : {'same', 'valid'}
+        Padding of the convolution.
+    bn_momentum : float
+        Momentum of the batch normalization's moving mean and variance (see :func:`build_report_cnn`).
+    """
+    from keras import layers
+
+    return [layers.Conv2D(32, kernel, padding=padding, activation="relu"),
+            layers.MaxPooling2D(pool, strides=(2, 2), padding="same"),
+            layers.BatchNormalization(momentum=bn_momentum)]
+
+
+def report_conv_blocks(variant="report", *, bn_momentum=0.99) -> list:
+    """The report CNN's three convolutional blocks (:func:`conv_block`), as a list of nine layers.
+
+    Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``); see :func:`build_report_cnn`
+    for the two variants.
+    """
+    if variant not in CNN_VARIANTS:
+        raise ParameterError(f"variant must be one of {CNN_VARIANTS}, got {variant!r}")
+    if not 0 <= bn_momentum < 1:
+        raise ParameterError(f"bn_momentum must be in [0, 1), got {bn_momentum}")
+    if variant == "report":  # 'same' convolutions: 259 × 13 → 130 × 7 → 65 × 4 → 33 × 2
+        blocks = [conv_block(bn_momentum=bn_momentum) for _ in range(3)]
+    else:  # the tutorial: valid convolutions, 3 × 3 pooling, a 2 × 2 kernel in block 3
+        blocks = [conv_block(k, k, padding="valid", bn_momentum=bn_momentum) for k in [(3, 3), (3, 3), (2, 2)]]
+    return [layer for block in blocks for layer in block]
+
+
+def build_report_cnn(input_shape=(*SEGMENT_SHAPE, 1), n_classes=10, *, variant="report", normalization=None,
+                     bn_momentum=0.99):
     """The report's CNN: 3 × [Conv2D 32 → MaxPool stride 2 → BatchNorm], Flatten, Dense 64, Dropout 0.3, softmax.
 
-    Explained in chapter *A CNN on MFCCs*. Thirteen layers as the report counts them (plus an
-    optional normalization layer in front).
+    Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``). Thirteen layers as the report
+    counts them (plus an optional normalization layer in front).
 
     Parameters
     ----------
@@ -91,48 +130,29 @@ def build_report_cnn(
     Returns
     -------
     keras.Sequential
-        Not compiled (see :func:`helpers.training.fit_model`).
+        Not compiled (see :func:`helpers.training.compile_model`).
     """
     import keras
     from keras import layers
 
-    shape = _check_shape(input_shape, 3, "build_report_cnn")
-    if not 0 <= bn_momentum < 1:
-        raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum}")
-    if variant not in CNN_VARIANTS:
-        raise ValueError(f"variant must be one of {CNN_VARIANTS}, got {variant!r}")
-    model = keras.Sequential(name=f"{variant}_cnn")
-    model.add(keras.Input(shape=shape))
+    shape = check_input_shape(input_shape, 3, "build_report_cnn")
+    model = keras.Sequential([keras.Input(shape=shape)], name=f"{variant}_cnn")
     if normalization is not None:
         model.add(normalization_layer(*normalization, axis=2))
-    for block in range(3):
-        if variant == "report":
-            model.add(layers.Conv2D(32, (3, 3), padding="same", activation="relu"))
-            model.add(layers.MaxPooling2D((2, 2), strides=(2, 2), padding="same"))
-        else:
-            kernel = (2, 2) if block == 2 else (3, 3)
-            pool = (2, 2) if block == 2 else (3, 3)
-            model.add(layers.Conv2D(32, kernel, activation="relu"))
-            model.add(layers.MaxPooling2D(pool, strides=(2, 2), padding="same"))
-        model.add(layers.BatchNormalization(momentum=bn_momentum))
+    for layer in report_conv_blocks(variant, bn_momentum=bn_momentum):
+        model.add(layer)
     model.add(layers.Flatten())
     model.add(layers.Dense(64, activation="relu"))
     model.add(layers.Dropout(0.3))
-    model.add(layers.Dense(int(n_classes), activation="softmax", dtype="float32"))  # full-precision softmax under mixed precision
+    model.add(layers.Dense(n_classes, activation="softmax", dtype="float32"))  # a float32 softmax under mixed precision
     return model
 
 
-def build_report_lstm(
-    input_shape: Sequence[int] = SEGMENT_SHAPE,
-    n_classes: int = 10,
-    cell: str = "lstm",
-    units: int = 64,
-    normalization: tuple | None = None,
-):
+def build_report_lstm(input_shape=SEGMENT_SHAPE, n_classes=10, *, cell="lstm", units=64, normalization=None):
     """The report's recurrent network: RNN(64, sequences) → RNN(64) → Dense 64 ReLU → Dropout 0.3 → softmax.
 
-    Explained in chapter *An LSTM on MFCC sequences*: the segment is read frame by frame
-    (259 steps of 13 coefficients).
+    Shown in chapter *An LSTM on MFCC sequences* (``chapters/07_lstm.ipynb``): the segment is read
+    frame by frame (259 steps of 13 coefficients).
 
     Parameters
     ----------
@@ -142,7 +162,7 @@ def build_report_lstm(
         Number of genres.
     cell : {'lstm', 'gru'}
         ``'lstm'`` is the report's network; ``'gru'`` the same with GRU layers (fewer gates,
-        fewer weights, faster).
+        fewer weights).
     units : int
         Units of each recurrent layer (64 in the report).
     normalization : (mean, std), optional
@@ -151,30 +171,21 @@ def build_report_lstm(
     Returns
     -------
     keras.Sequential
-        Not compiled (see :func:`helpers.training.fit_model`).
+        Not compiled (see :func:`helpers.training.compile_model`).
     """
     import keras
     from keras import layers
 
-    shape = _check_shape(input_shape, 2, "build_report_lstm")
+    shape = check_input_shape(input_shape, 2, "build_report_lstm")
     if cell not in RNN_CELLS:
-        raise ValueError(f"cell must be one of {RNN_CELLS}, got {cell!r}")
+        raise ParameterError(f"cell must be one of {RNN_CELLS}, got {cell!r}")
     recurrent = layers.LSTM if cell == "lstm" else layers.GRU
-    model = keras.Sequential(name=f"report_{cell}")
-    model.add(keras.Input(shape=shape))
+    model = keras.Sequential([keras.Input(shape=shape)], name=f"report_{cell}")
     if normalization is not None:
         model.add(normalization_layer(*normalization, axis=-1))
-    model.add(recurrent(units, return_sequences=True))
-    model.add(recurrent(units))
+    model.add(recurrent(units, return_sequences=True))  # passes its state at every frame
+    model.add(recurrent(units))  # passes its final state only
     model.add(layers.Dense(64, activation="relu"))
     model.add(layers.Dropout(0.3))
-    model.add(layers.Dense(int(n_classes), activation="softmax", dtype="float32"))  # full-precision softmax under mixed precision
+    model.add(layers.Dense(n_classes, activation="softmax", dtype="float32"))  # a float32 softmax under mixed precision
     return model
-
-
-def build_report_gru(input_shape: Sequence[int] = SEGMENT_SHAPE, n_classes: int = 10, **kwargs):
-    """The report's recurrent network with GRU instead of LSTM layers (chapter *An LSTM on MFCC sequences*).
-
-    Same as ``build_report_lstm(..., cell='gru')``.
-    """
-    return build_report_lstm(input_shape, n_classes, cell="gru", **kwargs)
