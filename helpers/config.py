@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.errors import ParameterError
+
 # tqdm.auto (imported by pooch, which librosa imports lazily, e.g. in specshow) warns "IProgress not
 # found" in Jupyter kernels without ipywidgets, then draws text progress bars anyway: keep that hint
 # out of the book's stored outputs.
@@ -147,6 +149,35 @@ def on_colab() -> bool:
 def offline() -> bool:
     """Return True when ``BOOK_OFFLINE`` asks the data layer never to download."""
     return os.environ.get("BOOK_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
+
+
+#: Seconds a download waits for a server: to connect, and for the next bytes. A mirror that never
+#: answers costs at most this; the data layer then tries the next mirror (``$BOOK_DOWNLOAD_TIMEOUT``
+#: overrides it, see :func:`download_timeout`).
+DOWNLOAD_TIMEOUT: tuple[float, float] = (5.0, 30.0)
+
+
+def download_timeout() -> tuple[float, float]:
+    """The (connect, read) timeout of every download, in seconds — the one place it is set.
+
+    ``$BOOK_DOWNLOAD_TIMEOUT`` overrides :data:`DOWNLOAD_TIMEOUT`: one number for both (``"3"``) or
+    two (``"3,60"``).
+
+    Raises
+    ------
+    ParameterError
+        If the variable is not one or two positive numbers.
+    """
+    text = os.environ.get("BOOK_DOWNLOAD_TIMEOUT", "").strip()
+    if not text:
+        return DOWNLOAD_TIMEOUT
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(v > 0 for v in values):
+        raise ParameterError(f"BOOK_DOWNLOAD_TIMEOUT={text!r} must be one or two positive numbers of seconds")
+    return (values[0], values[-1])
 
 
 def set_seed(

@@ -148,3 +148,67 @@ def test_spotify_bad_files(tmp_path, data_home):
     empty.write_text("")
     with pytest.raises(DataError, match=r"empty\.csv is not a readable CSV"):
         load_spotify(empty)
+
+
+# --- issue 17: data-layer gaps -----------------------------------------------------------------
+
+
+def test_unreadable_clip_is_skipped_with_a_warning_naming_it(gtzan_copy, unprivileged):
+    locked = gtzan_copy / "genres/jazz/jazz.00001.wav"
+    locked.chmod(0)
+    out = unprivileged(f"""
+import warnings
+from helpers.audio import scan_clips
+from helpers.datasets import load_gtzan
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    table = load_gtzan("mini", path={str(gtzan_copy)!r})
+print("clips:", len(table), "jazz.00001" in set(table["track_id"]))
+print("warning:", " | ".join(str(w.message) for w in caught))
+from helpers.datasets import gtzan_table
+print("scan:", scan_clips(gtzan_table({str(gtzan_copy)!r})).attrs["problems"])
+""", locked)
+    assert "clips: 19 False" in out, out
+    assert "skipped 1 unreadable GTZAN clip(s)" in out and "jazz.00001: cannot be read (Permission denied)" in out
+    assert "scan: ['jazz.00001: cannot be read (Permission denied)']" in out
+
+
+def test_odd_clip_names_are_accepted_or_named(gtzan_copy):
+    blues = gtzan_copy / "genres/blues"
+    (blues / "blues.00001.wav").rename(blues / "Blues.00001.WAV")  # unambiguous: accepted
+    shutil.copy(blues / "blues.00000.wav", blues / "blues_00007.wav")
+    shutil.copy(blues / "blues.00000.wav", blues / "take 2.mp3")
+    with pytest.warns(UserWarning, match=r"ignored 2 file\(s\) .*blues/blues_00007\.wav, blues/take 2\.mp3"):
+        table = gtzan_table(gtzan_copy)
+    assert len(table) == 20 and table.loc[1, "track_id"] == "blues.00001"
+    assert table.loc[1, "path"].endswith("Blues.00001.WAV")
+    assert table.attrs["ignored"] == ["blues/blues_00007.wav", "blues/take 2.mp3"]
+
+
+def test_a_wav_and_an_au_of_the_same_clip_are_refused(gtzan_copy):
+    wav = gtzan_copy / "genres/rock/rock.00001.wav"
+    shutil.copy(wav, wav.with_suffix(".au"))
+    with pytest.raises(DataError, match=r"rock\.00001\.au and .*rock\.00001\.wav are both clip rock\.00001"
+                                        r"|rock\.00001\.wav and .*rock\.00001\.au are both clip rock\.00001"):
+        gtzan_table(gtzan_copy)
+
+
+def test_spotify_csv_pointing_at_a_folder(tmp_path, data_home, monkeypatch):
+    monkeypatch.setenv("SPOTIFY_CSV", str(tmp_path))
+    with pytest.raises(DataError, match=rf"Spotify table {tmp_path} is a folder"):
+        load_spotify()
+
+
+def test_spotify_non_numeric_feature_is_named(tmp_path, data_home):
+    table = synth.synthetic_spotify(n=50)
+    table["energy"] = table["energy"].astype(object)
+    table.loc[7, "energy"] = "loud"
+    path = tmp_path / "songs.csv"
+    table.to_csv(path, index=False)
+    track = table.loc[7, "track_id"]
+    with pytest.raises(DataError, match=rf"column 'energy' holds the non-numeric value 'loud' in data row 8 "
+                                        rf"\(track_id '{track}'\)"):
+        load_spotify(path)
+    table.loc[7, "energy"] = "0.5"  # numbers written as text in a mixed column are fine
+    table.to_csv(path, index=False)
+    assert load_spotify(path)["energy"].dtype.kind == "f"

@@ -1,6 +1,10 @@
-"""GTZAN as a tidy table, in three flavours: ``full``, ``mini`` and ``synthetic``.
+"""GTZAN as a tidy table, in three flavours: ``full``, ``mini`` and ``synthetic``; its download.
 
 Explained in chapters *Getting started* and *GTZAN* (``chapters/04_gtzan.ipynb``).
+
+:func:`fetch_gtzan` downloads an archive with the machinery of :mod:`helpers.datasets.remote`
+(pinned URL, checksum, atomic extraction) and verifies its content (:func:`verify_gtzan_content`);
+this module imports ``remote``, never the other way round.
 """
 
 from __future__ import annotations
@@ -13,15 +17,35 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.config import GENRES, on_colab
-from helpers.errors import DataError
+from helpers.audio import check_clip, scan_clips
+from helpers.config import GENRES, SAMPLE_RATE, data_home, on_colab
+from helpers.datasets import remote
+from helpers.errors import DataError, ParameterError
 
 FLAVOURS = ("full", "mini", "synthetic")
 
 #: Environment variable naming a local folder for each flavour.
 ENV_DIRS = {"full": "GTZAN_FULL_DIR", "mini": "GTZAN_MINI_DIR"}
 
-_CLIP_NAME = re.compile(r"^(?P<genre>[a-z]+)\.(?P<index>\d{5})\.(?:wav|au)$")
+#: A clip's file name, ``<genre>.000NN.wav`` or ``.au``, matched case-insensitively.
+_CLIP_NAME = re.compile(r"^(?P<genre>[a-z]+)\.(?P<index>\d{5})\.(?:wav|au)$", re.IGNORECASE)
+#: Suffixes of files that look like audio: such a file with another name is reported, not ignored.
+_AUDIO_SUFFIXES = {".wav", ".au", ".mp3", ".flac", ".ogg", ".aif", ".aiff", ".snd"}
+
+MINI_URLS = ["https://github.com/TempoBeatDownbeat/gtzan_mini/archive/refs/heads/main.zip"]
+#: As recorded by mirdata for this archive.
+MINI_HASH = "md5:44f7f23af8363d96c59663a987f29a4c"
+
+FULL_URLS = ["https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz"]
+
+#: Clips known to be unreadable in some copies of full GTZAN: recorded, not fatal.
+KNOWN_FAULTS = ("jazz.00054",)
+
+#: What :func:`fetch_gtzan` requires of each flavour's extracted content.
+EXPECTED = {
+    "mini": {"n_per_genre": 10, "seconds": (29.0, 31.0), "known_faults": ()},
+    "full": {"n_per_genre": 100, "seconds": (29.0, 31.0), "known_faults": KNOWN_FAULTS},
+}
 
 
 def default_flavour() -> str:
@@ -92,28 +116,44 @@ def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES,
         non-clip files are ignored. ``attrs['root']`` is the genre folder and
         ``attrs['skipped']`` lists the dropped clips as ``'track_id: problem'``.
 
+    Notes
+    -----
+    Clip names are matched case-insensitively (``Blues.00001.WAV`` is ``blues.00001``): the
+    name is unambiguous. Files that look like audio but are named otherwise (``blues_00001.wav``,
+    ``song.mp3``) are not clips of the table: a warning names them (``attrs['ignored']``). Hidden
+    files (``.DS_Store``, macOS ``._*``) are ignored silently.
+
     Raises
     ------
     DataError
-        If a genre folder is missing or empty, naming it.
+        If a genre folder is missing or empty, a clip lies in another genre's folder, or two files
+        are the same clip (``blues.00001.wav`` and ``blues.00001.au``): naming the files.
     """
     genre_root = find_genre_root(root)
-    rows = []
+    rows, ignored = [], []
     for label, genre in enumerate(genres):
         folder = genre_root / genre
         if not folder.is_dir():
             raise DataError(f"GTZAN genre folder {folder} is missing")
-        clips = []
-        for path in folder.iterdir():
-            match = _CLIP_NAME.match(path.name)
-            if match is None or path.name.startswith("._") or not path.is_file():
+        clips = {}
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".") or not path.is_file():
                 continue
-            if match["genre"] != genre:
+            match = _CLIP_NAME.match(path.name)
+            if match is None:
+                if path.suffix.lower() in _AUDIO_SUFFIXES:
+                    ignored.append(f"{genre}/{path.name}")
+                continue
+            if match["genre"].lower() != genre:
                 raise DataError(f"{path} is named as genre {match['genre']!r} but lies in {folder}")
-            clips.append((int(match["index"]), path))
+            index = int(match["index"])
+            if index in clips:
+                raise DataError(f"{clips[index]} and {path} are both clip {genre}.{index:05d}: "
+                                "keep only one of them")
+            clips[index] = path
         if not clips:
             raise DataError(f"GTZAN genre folder {folder} holds no clips named {genre}.000NN.wav/.au")
-        for index, path in sorted(clips):
+        for index, path in sorted(clips.items()):
             rows.append(
                 {
                     "path": str(path),
@@ -130,9 +170,10 @@ def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES,
         drop = table["track_id"].isin(faults)
         skipped += [f"{t}: recorded as unreadable when the dataset was verified" for t in table.loc[drop, "track_id"]]
         table = table[~drop].reset_index(drop=True)
+    if ignored:
+        warnings.warn(f"ignored {len(ignored)} file(s) in {genre_root} not named <genre>.000NN.wav/.au: "
+                      + ", ".join(ignored), UserWarning, stacklevel=2)
     if skip_unreadable:
-        from helpers.audio import scan_clips
-
         report = scan_clips(table, expect_sr=None, expect_mono=None)
         unreadable = report["sr"].isna() | report["problem"].str.contains("truncated|no audio samples")
         skipped += [f"{t}: {p}" for t, p in zip(report.loc[unreadable, "track_id"],
@@ -143,6 +184,7 @@ def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES,
                       + "; ".join(skipped), UserWarning, stacklevel=2)
     table.attrs["root"] = str(genre_root)
     table.attrs["skipped"] = skipped
+    table.attrs["ignored"] = ignored
     return table
 
 
@@ -211,10 +253,8 @@ def load_gtzan(
         table.attrs["flavour"] = flavour
         return table
 
-    from helpers.datasets import remote
-
     try:
-        root = remote.fetch_gtzan(flavour, download=download)
+        root = fetch_gtzan(flavour, download=download)
     except (OSError, DataError) as error:
         if not fallback:
             raise
@@ -227,3 +267,127 @@ def load_gtzan(
     table = gtzan_table(root, skip_unreadable=skip_unreadable)
     table.attrs["flavour"] = flavour
     return table
+
+
+def verify_gtzan_content(root: str | os.PathLike, n_per_genre: int = 100, sr: int = SAMPLE_RATE,
+                         seconds: tuple[float, float] = (29.0, 31.0),
+                         known_faults: tuple[str, ...] = KNOWN_FAULTS) -> dict:
+    """Check that a folder holds a complete GTZAN: every genre, every clip, readable, 22050 Hz mono, ~30 s.
+
+    Explained in chapter *GTZAN*. Reads only the headers (about a second for 1000 clips).
+
+    Parameters
+    ----------
+    root : path
+        A GTZAN folder in either layout; macOS ``._*`` files are ignored.
+    n_per_genre : int
+        Clips each genre must have (100 for full GTZAN).
+    sr : int
+        Required sample rate in Hz.
+    seconds : (float, float)
+        Allowed clip length in seconds.
+    known_faults : tuple of str
+        Track ids that may be unreadable without failing the check (recorded as faults).
+
+    Returns
+    -------
+    dict
+        ``{'clips': int, 'faults': [track ids of unreadable known-fault clips]}``.
+
+    Raises
+    ------
+    DataError
+        Listing every problem (missing genre folder, wrong clip count, unreadable clip, wrong
+        rate, stereo, wrong length), each naming the file.
+    """
+    if n_per_genre < 1 or not 0 <= seconds[0] <= seconds[1]:
+        raise ParameterError(f"need n_per_genre >= 1 and 0 <= seconds[0] <= seconds[1], got {n_per_genre}, {seconds}")
+    table = gtzan_table(root)
+    problems, faults = [], []
+    for genre, count in table.groupby("genre")["track_id"].count().items():
+        if count != n_per_genre:
+            problems.append(f"genre folder {genre}/ holds {count} clips, expected {n_per_genre}")
+    for track_id, path in zip(table["track_id"], table["path"], strict=True):
+        report = check_clip(path, expect_sr=sr, expect_mono=True)
+        if report["sr"] is None and track_id in known_faults:
+            faults.append(track_id)
+            continue
+        if not report["ok"]:
+            problems.append(f"{path} {report['problem']}")
+        elif not seconds[0] <= report["seconds"] <= seconds[1]:
+            problems.append(f"{path} is {report['seconds']:.2f} s long, expected {seconds[0]:g}–{seconds[1]:g} s")
+    if problems:
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        raise DataError(f"GTZAN folder {root} failed verification ({len(problems)} problem(s)):\n  "
+                        + "\n  ".join(shown))
+    return {"clips": int(len(table)), "faults": faults}
+
+
+def fetch_gtzan(flavour: str, download: bool = True) -> Path:
+    """Return a local folder holding GTZAN ``'mini'`` or ``'full'``, downloading it once.
+
+    Explained in chapter *Getting started*.
+
+    Parameters
+    ----------
+    flavour : {'mini', 'full'}
+        ``mini``: mirdata's 100-clip subset (GitHub archive of ``TempoBeatDownbeat/gtzan_mini``,
+        MD5-checked, ~130 MB). ``full``: the 1000 clips of Hugging Face ``marsyas/gtzan``
+        (``data/genres.tar.gz``, ~1.2 GB; content-verified, SHA-256 recorded on first download).
+    download : bool
+        Allow a download when the folder is not cached yet.
+
+    Returns
+    -------
+    pathlib.Path
+        ``data_home()/gtzan_<flavour>``, usable with :func:`gtzan_table`.
+        It holds ``_complete.json`` (source, hash, known faults).
+
+    Raises
+    ------
+    DownloadError
+        Not cached and no download possible (no network, ``download=False``, ``BOOK_OFFLINE``).
+    DataError
+        Checksum mismatch, damaged archive, or content that fails verification.
+    """
+    if flavour not in ("mini", "full"):
+        raise DataError(f"GTZAN flavour {flavour!r} cannot be downloaded; choose 'mini' or 'full'")
+    home = data_home()
+    target = home / f"gtzan_{flavour}"
+    if (target / "_complete.json").is_file():
+        return target
+    remote.ensure_download_allowed(f"GTZAN '{flavour}'", download)
+    downloads = home / "downloads"
+
+    if flavour == "mini":
+        archive = remote.retrieve(MINI_URLS, MINI_HASH, "gtzan_mini.zip", downloads)
+        known_hash = MINI_HASH
+    else:
+        record = home / "gtzan_full.sha256.json"
+        recorded = json.loads(record.read_text())["sha256"] if record.is_file() else None
+        archive = remote.retrieve(FULL_URLS, f"sha256:{recorded}" if recorded else None,
+                           "gtzan_genres.tar.gz", downloads)
+        known_hash = recorded
+
+    def build(tmp: Path) -> None:
+        remote.extract_archive(archive, tmp)
+        report = verify_gtzan_content(tmp, **EXPECTED[flavour])
+        sha256 = known_hash
+        if flavour == "full" and known_hash is None:
+            import pooch
+
+            sha256 = pooch.file_hash(str(archive), alg="sha256")
+        remote.write_complete_marker(tmp, flavour=flavour, source=(MINI_URLS if flavour == "mini" else FULL_URLS)[0],
+                         archive_hash=sha256, clips=report["clips"], faults=report["faults"])
+        if flavour == "full" and known_hash is None:
+            record_tmp = home / "gtzan_full.sha256.json.part"
+            record_tmp.write_text(json.dumps({"file": FULL_URLS[0], "sha256": sha256}, indent=1))
+            record_tmp.replace(home / "gtzan_full.sha256.json")
+
+    try:
+        remote.atomic_folder(target, build)
+    except DataError:
+        archive.unlink(missing_ok=True)  # a bad archive must not be reused next time
+        raise
+    archive.unlink(missing_ok=True)  # the verified folder is what we keep
+    return target

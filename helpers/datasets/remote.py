@@ -2,12 +2,18 @@
 
 Explained in chapter *Getting started* (``chapters/00_getting_started.ipynb``). The loaders in
 :mod:`helpers.datasets` call these functions lazily, only when no local copy is given or cached.
+This module is the download machinery (:func:`retrieve`, :func:`extract_archive`,
+:func:`atomic_folder`, :func:`cached`) and the two small downloads (split lists, Spotify table);
+GTZAN's archives are fetched and verified by :mod:`helpers.datasets.gtzan`, which imports this
+module (never the other way round).
 
 Guarantees
 ----------
 * Every file is checked against a pinned hash (MD5 of mirdata's mini-GTZAN archive, SHA-256 of
   the split lists and of the Spotify table). A mismatch raises :class:`DataError` naming the file
   and both hashes; pooch downloads into a temporary file and deletes it, so nothing bad stays.
+  A *cached* file that fails its checksum is removed with a printed notice naming it, before the
+  download is tried again.
 * Full GTZAN's archive hash cannot be pinned in advance (it was never published): the archive's
   *content* is verified instead (10 genres × 100 clips, readable headers, 22050 Hz mono, about
   30 s; ``jazz.00054`` may be unreadable and is recorded as a known fault), and its SHA-256 is
@@ -18,12 +24,14 @@ Guarantees
   looks complete.
 * No network, ``$BOOK_OFFLINE=1`` or ``download=False`` raise :class:`DownloadError` (an
   ``OSError``) within seconds; the loaders turn it into the synthetic fallback with a notice.
+* A server that never answers costs at most :func:`helpers.config.download_timeout` (5 s to
+  connect, 30 s between reads; ``$BOOK_DOWNLOAD_TIMEOUT`` changes it); the next mirror is tried,
+  but not another URL on a host that already timed out or could not be reached.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tarfile
 import tempfile
@@ -32,17 +40,8 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-from helpers.config import data_home, offline
+from helpers.config import data_home, download_timeout, offline
 from helpers.errors import DataError
-
-#: Seconds to wait for a server to answer (connect, read); keeps "no network" fast.
-TIMEOUT = (10, 60)
-
-MINI_URLS = ["https://github.com/TempoBeatDownbeat/gtzan_mini/archive/refs/heads/main.zip"]
-#: As recorded by mirdata for this archive.
-MINI_HASH = "md5:44f7f23af8363d96c59663a987f29a4c"
-
-FULL_URLS = ["https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz"]
 
 _SPLIT_COMMIT = "07e855758f180ac8bdc0e3abebbde19277094681"
 _SPLIT_BASES = [
@@ -60,21 +59,13 @@ SPOTIFY_URLS = [_TIDY.format("2c423bacc57e4632ff8550557e0bc823eefa31ab"), _TIDY.
                 _TIDY.format("master")]
 SPOTIFY_HASH = "sha256:9902920cfe4940f0914ebb6716801a42f7f19ac88fbd6693eaae7e2822b16845"
 
-#: Clips known to be unreadable in some copies of full GTZAN: recorded, not fatal.
-KNOWN_FAULTS = ("jazz.00054",)
-
-#: What :func:`fetch_gtzan` requires of each flavour's extracted content.
-EXPECTED = {
-    "mini": {"n_per_genre": 10, "seconds": (29.0, 31.0), "known_faults": ()},
-    "full": {"n_per_genre": 100, "seconds": (29.0, 31.0), "known_faults": KNOWN_FAULTS},
-}
-
 
 class DownloadError(OSError):
     """A dataset could not be downloaded (no network, downloads disabled, server error)."""
 
 
-def _ensure_allowed(what: str, download: bool) -> None:
+def ensure_download_allowed(what: str, download: bool) -> None:
+    """Raise :class:`DownloadError` when ``download=False`` or ``$BOOK_OFFLINE`` forbids fetching ``what``."""
     if not download:
         raise DownloadError(f"{what} is not in the cache {data_home()} and download=False")
     if offline():
@@ -107,7 +98,8 @@ def retrieve(urls: list[str], known_hash: str | None, fname: str, folder: Path) 
     DataError
         The file's hash does not match (the bad file is removed).
     DownloadError
-        No URL could be reached.
+        No URL could be reached. A host that timed out or could not be reached is not asked again
+        for the remaining URLs (each costs up to :func:`helpers.config.download_timeout`).
     """
     import pooch
     import requests
@@ -119,11 +111,14 @@ def retrieve(urls: list[str], known_hash: str | None, fname: str, folder: Path) 
         progressbar = True
     except ImportError:  # pragma: no cover
         progressbar = False
-    downloader = pooch.HTTPDownloader(timeout=TIMEOUT, progressbar=progressbar)
+    downloader = pooch.HTTPDownloader(timeout=download_timeout(), progressbar=progressbar)
     logger = pooch.get_logger()
     level = logger.level
-    failures = []
+    failures, unreachable = [], set()
     for url in urls:
+        host = urlparse(url).netloc
+        if host in unreachable:
+            continue
         try:
             logger.setLevel("WARNING")  # no "Downloading ..." line for attempts that fail at once
             return Path(pooch.retrieve(url, known_hash, fname=fname, path=folder,
@@ -135,7 +130,9 @@ def retrieve(urls: list[str], known_hash: str | None, fname: str, folder: Path) 
             raise DataError(f"checksum mismatch for {folder / fname} downloaded from {url}: "
                             f"{error} The file was removed.") from None
         except (requests.exceptions.RequestException, OSError) as error:
-            failures.append(f"{urlparse(url).netloc}: {_reason(error)}")
+            failures.append(f"{host}: {_reason(error)}")
+            if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+                unreachable.add(host)
         finally:
             logger.setLevel(level)
     raise DownloadError(f"could not download {fname} ({'; '.join(dict.fromkeys(failures))})")
@@ -153,7 +150,7 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {text[:120]}"
 
 
-def _atomic_folder(target: Path, build) -> Path:
+def atomic_folder(target: Path, build) -> Path:
     """Build a folder with ``build(tmp)`` in a hidden temporary folder, then rename it to ``target``.
 
     ``target`` counts as complete only with its ``_complete.json``; leftovers of runs killed hard
@@ -205,146 +202,29 @@ def extract_archive(archive: Path, destination: Path) -> None:
         raise DataError(f"archive {archive} is damaged or truncated: {error}") from None
 
 
-def verify_gtzan_content(root: str | os.PathLike, n_per_genre: int = 100, sr: int = 22050,
-                         seconds: tuple[float, float] = (29.0, 31.0),
-                         known_faults: tuple[str, ...] = KNOWN_FAULTS) -> dict:
-    """Check that a folder holds a complete GTZAN: every genre, every clip, readable, 22050 Hz mono, ~30 s.
+def cached(path: Path, known_hash: str) -> bool:
+    """True if ``path`` exists and matches its hash.
 
-    Explained in chapter *GTZAN*. Reads only the headers (about a second for 1000 clips).
-
-    Parameters
-    ----------
-    root : path
-        A GTZAN folder in either layout; macOS ``._*`` files are ignored.
-    n_per_genre : int
-        Clips each genre must have (100 for full GTZAN).
-    sr : int
-        Required sample rate in Hz.
-    seconds : (float, float)
-        Allowed clip length in seconds.
-    known_faults : tuple of str
-        Track ids that may be unreadable without failing the check (recorded as faults).
-
-    Returns
-    -------
-    dict
-        ``{'clips': int, 'faults': [track ids of unreadable known-fault clips]}``.
-
-    Raises
-    ------
-    DataError
-        Listing every problem (missing genre folder, wrong clip count, unreadable clip, wrong
-        rate, stereo, wrong length), each naming the file.
+    A cached file that fails its checksum (edited, truncated, an old version) is removed, with a
+    printed notice that names it, so that the caller downloads it again.
     """
-    from helpers.audio import check_clip
-    from helpers.datasets.gtzan import gtzan_table
-
-    table = gtzan_table(root)
-    problems, faults = [], []
-    for genre, count in table.groupby("genre")["track_id"].count().items():
-        if count != n_per_genre:
-            problems.append(f"genre folder {genre}/ holds {count} clips, expected {n_per_genre}")
-    for track_id, path in zip(table["track_id"], table["path"], strict=True):
-        report = check_clip(path, expect_sr=sr, expect_mono=True)
-        if report["sr"] is None and track_id in known_faults:
-            faults.append(track_id)
-            continue
-        if not report["ok"]:
-            problems.append(f"{path} {report['problem']}")
-        elif not seconds[0] <= report["seconds"] <= seconds[1]:
-            problems.append(f"{path} is {report['seconds']:.2f} s long, expected {seconds[0]:g}–{seconds[1]:g} s")
-    if problems:
-        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
-        raise DataError(f"GTZAN folder {root} failed verification ({len(problems)} problem(s)):\n  "
-                        + "\n  ".join(shown))
-    return {"clips": int(len(table)), "faults": faults}
-
-
-def _cached(path: Path, known_hash: str) -> bool:
-    """True if ``path`` exists and matches its hash; a mismatching file is removed."""
     if not path.is_file():
         return False
     import pooch
 
     alg, _, digest = known_hash.partition(":")
-    if pooch.file_hash(str(path), alg=alg) == digest:
+    found = pooch.file_hash(str(path), alg=alg)
+    if found == digest:
         return True
     path.unlink()
+    print(f"NOTICE: the cached file {path} failed its checksum (expected {alg} {digest[:12]}…, found "
+          f"{found[:12]}…); it was removed and will be downloaded again.")
     return False
 
 
-def _complete_marker(folder: Path, **info) -> None:
+def write_complete_marker(folder: Path, **info) -> None:
+    """Write ``_complete.json`` (what :func:`atomic_folder` and the loaders take as "complete")."""
     (folder / "_complete.json").write_text(json.dumps(info, indent=1))
-
-
-def fetch_gtzan(flavour: str, download: bool = True) -> Path:
-    """Return a local folder holding GTZAN ``'mini'`` or ``'full'``, downloading it once.
-
-    Explained in chapter *Getting started*.
-
-    Parameters
-    ----------
-    flavour : {'mini', 'full'}
-        ``mini``: mirdata's 100-clip subset (GitHub archive of ``TempoBeatDownbeat/gtzan_mini``,
-        MD5-checked, ~130 MB). ``full``: the 1000 clips of Hugging Face ``marsyas/gtzan``
-        (``data/genres.tar.gz``, ~1.2 GB; content-verified, SHA-256 recorded on first download).
-    download : bool
-        Allow a download when the folder is not cached yet.
-
-    Returns
-    -------
-    pathlib.Path
-        ``data_home()/gtzan_<flavour>``, usable with :func:`helpers.datasets.gtzan_table`.
-        It holds ``_complete.json`` (source, hash, known faults).
-
-    Raises
-    ------
-    DownloadError
-        Not cached and no download possible (no network, ``download=False``, ``BOOK_OFFLINE``).
-    DataError
-        Checksum mismatch, damaged archive, or content that fails verification.
-    """
-    if flavour not in ("mini", "full"):
-        raise DataError(f"GTZAN flavour {flavour!r} cannot be downloaded; choose 'mini' or 'full'")
-    home = data_home()
-    target = home / f"gtzan_{flavour}"
-    if (target / "_complete.json").is_file():
-        return target
-    _ensure_allowed(f"GTZAN '{flavour}'", download)
-    downloads = home / "downloads"
-
-    if flavour == "mini":
-        archive = retrieve(MINI_URLS, MINI_HASH, "gtzan_mini.zip", downloads)
-        known_hash = MINI_HASH
-    else:
-        record = home / "gtzan_full.sha256.json"
-        recorded = json.loads(record.read_text())["sha256"] if record.is_file() else None
-        archive = retrieve(FULL_URLS, f"sha256:{recorded}" if recorded else None,
-                           "gtzan_genres.tar.gz", downloads)
-        known_hash = recorded
-
-    def build(tmp: Path) -> None:
-        extract_archive(archive, tmp)
-        report = verify_gtzan_content(tmp, **EXPECTED[flavour])
-        sha256 = known_hash
-        if flavour == "full" and known_hash is None:
-            import pooch
-
-            sha256 = pooch.file_hash(str(archive), alg="sha256")
-        _complete_marker(tmp, flavour=flavour, source=(MINI_URLS if flavour == "mini" else FULL_URLS)[0],
-                         archive_hash=sha256, clips=report["clips"], faults=report["faults"])
-        if flavour == "full" and known_hash is None:
-            record_tmp = home / "gtzan_full.sha256.json.part"
-            record_tmp.write_text(json.dumps({"file": FULL_URLS[0], "sha256": sha256}, indent=1))
-            record_tmp.replace(home / "gtzan_full.sha256.json")
-
-    try:
-        _atomic_folder(target, build)
-    except DataError:
-        archive.unlink(missing_ok=True)  # a bad archive must not be reused next time
-        raise
-    archive.unlink(missing_ok=True)  # the verified folder is what we keep
-    return target
 
 
 def fetch_filtered_split(download: bool = True) -> Path:
@@ -359,10 +239,10 @@ def fetch_filtered_split(download: bool = True) -> Path:
         ``data_home()/gtzan_split`` holding ``{train,valid,test}_filtered.txt``.
     """
     folder = data_home() / "gtzan_split"
-    missing = [name for name, known in SPLIT_HASHES.items() if not _cached(folder / name, known)]
+    missing = [name for name, known in SPLIT_HASHES.items() if not cached(folder / name, known)]
     if not missing:
         return folder
-    _ensure_allowed("the fault-filtered GTZAN split", download)
+    ensure_download_allowed("the fault-filtered GTZAN split", download)
     for name in missing:  # pooch writes each file atomically
         retrieve([base + name for base in _SPLIT_BASES], SPLIT_HASHES[name], name, folder)
     return folder
@@ -380,18 +260,20 @@ def fetch_spotify(download: bool = True) -> Path:
     """
     folder = data_home() / "spotify"
     path = folder / "spotify_songs.csv"
-    if _cached(path, SPOTIFY_HASH):
+    if cached(path, SPOTIFY_HASH):
         return path
-    _ensure_allowed("the Spotify songs table", download)
+    ensure_download_allowed("the Spotify songs table", download)
     return retrieve(SPOTIFY_URLS, SPOTIFY_HASH, "spotify_songs.csv", folder)
 
 
 __all__ = [
     "DownloadError",
+    "atomic_folder",
+    "cached",
+    "ensure_download_allowed",
     "extract_archive",
     "fetch_filtered_split",
-    "fetch_gtzan",
     "fetch_spotify",
     "retrieve",
-    "verify_gtzan_content",
+    "write_complete_marker",
 ]

@@ -36,18 +36,33 @@ def read_spotify_csv(path: str | os.PathLike) -> pd.DataFrame:
     Raises
     ------
     DataError
-        If the file is missing, unreadable as CSV, or lacks a required column (named).
+        If the path is missing or a folder, the file is unreadable (as a file or as CSV), lacks a
+        required column (named), or holds a non-numeric value in an audio feature column (naming
+        the column, the value and its row).
     """
+    if os.path.isdir(path):
+        raise DataError(f"Spotify table {path} is a folder, not a CSV file (check $SPOTIFY_CSV)")
     try:
         table = pd.read_csv(path)
     except FileNotFoundError:
         raise DataError(f"Spotify table {path} does not exist") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"Spotify table {path} is not a readable CSV: {error}") from None
+    except OSError as error:
+        raise DataError(f"Spotify table {path} cannot be read ({error.strerror or error})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise DataError(f"Spotify table {path} lacks the column(s) {missing}")
-    table = table.dropna(subset=list(REQUIRED_COLUMNS)).reset_index(drop=True)
+    for column in AUDIO_FEATURES:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            numbers = pd.to_numeric(table[column], errors="coerce")
+            bad = table[column].notna() & numbers.isna()
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                raise DataError(f"Spotify table {path}: column {column!r} holds the non-numeric value "
+                                f"{table[column].iloc[row]!r} in data row {row + 1} "
+                                f"(track_id {table['track_id'].iloc[row]!r})")
+            table[column] = numbers
     table.attrs["source"] = "real"
     return table
 
