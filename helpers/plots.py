@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers.errors import ParameterError
+
 
 def plot_history(history, title: str = "", axes=None):
     """Plot training and validation accuracy and loss per epoch, side by side.
@@ -33,7 +35,7 @@ def plot_history(history, title: str = "", axes=None):
     """
     logs: Mapping[str, Sequence[float]] = getattr(history, "history", history)
     if "loss" not in logs:
-        raise ValueError(f"history has no 'loss' entry (keys: {sorted(logs)})")
+        raise ParameterError(f"history has no 'loss' entry (keys: {sorted(logs)})")
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), constrained_layout=True)
     else:
