@@ -177,10 +177,11 @@ def report_segment_mfccs(signal: np.ndarray, sr: int = SAMPLE_RATE, n_segments: 
                          track_seconds: float = 30.0) -> dict[int, np.ndarray]:
     """The report's MFCCs of one track: ``{segment number: (frames, n_mfcc) array}`` of the kept segments.
 
-    Shown in chapter *From audio to features*. Cut the signal into ``n_segments`` segments of
-    ``int(sr * track_seconds / n_segments)`` samples, call ``librosa.feature.mfcc`` on each,
-    transpose to frames × coefficients, and keep a segment only if it has the expected
-    ``ceil(samples_per_segment / hop_length)`` frames (a short clip loses its last segments).
+    Shown in chapter *From audio to features* (``chapters/05_features.ipynb``). Cut the signal into
+    ``n_segments`` segments of ``int(sr * track_seconds / n_segments)`` samples, call
+    ``librosa.feature.mfcc`` on each, transpose to frames × coefficients, and keep a segment only if
+    it has the expected ``ceil(samples_per_segment / hop_length)`` frames (a short clip loses its
+    last segments).
     """
     import librosa
 
@@ -254,9 +255,9 @@ def mel_power_frames(y: np.ndarray, config: FeatureConfig, n_frames: int) -> np.
 def segment_starts(n_samples: int, config: FeatureConfig, max_segments: int | None = None) -> np.ndarray:
     """First frame (of the whole-clip spectrogram) of every whole segment a signal of ``n_samples`` holds.
 
-    Shown in chapter *From audio to features*: segment ``s`` starts at frame
-    ``floor(s * segment_samples / hop_length)`` and is kept when the signal holds all its samples;
-    at most ``max_segments`` segments (default ``config.n_segments``).
+    Shown in chapter *From audio to features* (``chapters/05_features.ipynb``): segment ``s`` starts
+    at frame ``floor(s * segment_samples / hop_length)`` and is kept when the signal holds all its
+    samples; at most ``max_segments`` segments (default ``config.n_segments``).
     """
     limit = config.n_segments if max_segments is None else max_segments
     if n_samples < 0 or limit < 0:
@@ -758,6 +759,7 @@ def extract_report_json(
                 dropped.append(f"{clip.track_id}#{d}")
     json_path = Path(json_path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(json_path)
     tmp = json_path.with_name(f"{json_path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w") as handle:

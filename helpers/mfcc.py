@@ -65,10 +65,10 @@ def check_positive(**values) -> None:
 def frame_signal(y: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, center: bool = True) -> np.ndarray:
     """Cut a signal into overlapping frames, as ``librosa.stft`` does: shape ``(n_fft, n_frames)``.
 
-    Shown in chapter *Spectrograms and MFCCs* (frames and hops). With ``center=True`` (librosa's
-    default) the signal is first padded with ``n_fft // 2`` zeros on both sides, so that frame
-    ``t`` is centred on sample ``t * hop_length``; there are then ``1 + len(y) // hop_length``
-    frames. Returns a copy, one frame per column.
+    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; frames
+    and hops). With ``center=True`` (librosa's default) the signal is first padded with ``n_fft //
+    2`` zeros on both sides, so that frame ``t`` is centred on sample ``t * hop_length``; there are
+    then ``1 + len(y) // hop_length`` frames. Returns a copy, one frame per column.
     """
     y = check_signal(y)
     check_positive(n_fft=n_fft, hop_length=hop_length)
@@ -84,9 +84,9 @@ def frame_signal(y: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH
 def hann_window(n: int) -> np.ndarray:
     """The periodic Hann window ``0.5 − 0.5 cos(2π k / n)``, ``k = 0 … n−1``.
 
-    Shown in chapter *Spectrograms and MFCCs* (windows and leakage). "Periodic" (rather than
-    ``numpy.hanning``'s symmetric version) is what ``scipy.signal.get_window('hann', n)`` and so
-    librosa use for spectral analysis.
+    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; windows
+    and leakage). "Periodic" (rather than ``numpy.hanning``'s symmetric version) is what
+    ``scipy.signal.get_window('hann', n)`` and so librosa use for spectral analysis.
     """
     check_positive(n=n)
     return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
@@ -95,9 +95,10 @@ def hann_window(n: int) -> np.ndarray:
 def power_spectrogram(frames: np.ndarray, window: np.ndarray) -> np.ndarray:
     """Window each frame (a column), take its real FFT and return ``|X|²``.
 
-    Shown in chapter *Spectrograms and MFCCs*. ``frames`` has shape ``(n_fft, n_frames)`` (from
-    :func:`frame_signal`), ``window`` length ``n_fft`` (e.g. :func:`hann_window`); the result has
-    shape ``(1 + n_fft // 2, n_frames)``: power per frequency bin (rows) and frame (columns).
+    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``).
+    ``frames`` has shape ``(n_fft, n_frames)`` (from :func:`frame_signal`), ``window`` length
+    ``n_fft`` (e.g. :func:`hann_window`); the result has shape ``(1 + n_fft // 2, n_frames)``: power
+    per frequency bin (rows) and frame (columns).
     """
     frames, window = np.asarray(frames), np.asarray(window)
     if frames.ndim != 2:
@@ -111,8 +112,9 @@ def power_spectrogram(frames: np.ndarray, window: np.ndarray) -> np.ndarray:
 def hz_to_mel(freqs):
     """Hertz to mels on Slaney's scale (librosa's default, ``htk=False``).
 
-    Shown in chapter *Spectrograms and MFCCs* (the mel scale): linear below 1000 Hz (3 mels per
-    200 Hz, so 1000 Hz = 15 mels), logarithmic above (27 mels per factor 6.4).
+    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; the mel
+    scale): linear below 1000 Hz (3 mels per 200 Hz, so 1000 Hz = 15 mels), logarithmic above (27
+    mels per factor 6.4).
     """
     freqs = np.asarray(freqs, dtype=np.float64)
     linear = freqs / (200.0 / 3.0)
@@ -121,7 +123,10 @@ def hz_to_mel(freqs):
 
 
 def mel_to_hz(mels):
-    """Mels on Slaney's scale back to Hertz: the inverse of :func:`hz_to_mel` (chapter 3)."""
+    """Mels on Slaney's scale back to Hertz: the inverse of :func:`hz_to_mel`.
+
+    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``).
+    """
     mels = np.asarray(mels, dtype=np.float64)
     linear = mels * (200.0 / 3.0)
     logarithmic = 1000.0 * np.exp(np.log(6.4) / 27.0 * (np.maximum(mels, 15.0) - 15.0))
@@ -132,10 +137,11 @@ def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_ME
                    fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
     """Triangular mel filters with Slaney area normalisation (librosa's ``filters.mel`` default).
 
-    Shown in chapter *Spectrograms and MFCCs* (the mel filterbank). ``n_mels + 2`` points equally
-    spaced in mels between ``fmin`` and ``fmax`` (default ``sr / 2``) are the feet and peaks of
-    ``n_mels`` overlapping triangles over the ``1 + n_fft // 2`` FFT bins; each is scaled by
-    ``2 / (right − left)`` so that every filter has the same area. Shape ``(n_mels, 1 + n_fft // 2)``.
+    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; the mel
+    filterbank). ``n_mels + 2`` points equally spaced in mels between ``fmin`` and ``fmax`` (default
+    ``sr / 2``) are the feet and peaks of ``n_mels`` overlapping triangles over the ``1 + n_fft //
+    2`` FFT bins; each is scaled by ``2 / (right − left)`` so that every filter has the same area.
+    Shape ``(n_mels, 1 + n_fft // 2)``.
     """
     check_positive(sr=sr, n_fft=n_fft, n_mels=n_mels)
     fmax = sr / 2.0 if fmax is None else fmax
@@ -153,8 +159,9 @@ def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_ME
 def power_to_db(power: np.ndarray, ref: float = 1.0, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:
     """Power to decibels, ``10 log10(max(amin, S) / ref)``, floored ``top_db`` below the maximum.
 
-    Shown in chapter *Spectrograms and MFCCs* (why a log scale). Same conventions as
-    ``librosa.power_to_db``: the floor applies to the whole array's maximum.
+    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; why a
+    log scale). Same conventions as ``librosa.power_to_db``: the floor applies to the whole array's
+    maximum.
     """
     if amin <= 0:
         raise ParameterError(f"amin must be > 0, got {amin}")
@@ -170,7 +177,8 @@ def log_mel_spectrogram(y: np.ndarray, sr: int = SAMPLE_RATE, n_fft: int = N_FFT
                         hop_length: int = HOP_LENGTH, n_mels: int = N_MELS) -> np.ndarray:
     """Frames → Hann window → FFT → power → mel filterbank → dB: shape ``(n_mels, 1 + len(y) // hop_length)``.
 
-    Shown in chapter *Spectrograms and MFCCs* (the log-mel spectrogram).
+    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; the
+    log-mel spectrogram).
     """
     power = power_spectrogram(frame_signal(y, n_fft, hop_length), hann_window(n_fft))
     return power_to_db(mel_filterbank(sr, n_fft, n_mels) @ power)
@@ -179,9 +187,9 @@ def log_mel_spectrogram(y: np.ndarray, sr: int = SAMPLE_RATE, n_fft: int = N_FFT
 def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
     """The orthonormal DCT-II as a matrix: ``dct_matrix(n, m) @ x`` = first ``n`` coefficients.
 
-    Shown in chapter *Spectrograms and MFCCs* (from log-mel to cepstrum). Row ``k`` is
-    ``sqrt(2/m) cos(π k (2j + 1) / (2m))`` for ``j = 0 … m−1``, with row 0 scaled by
-    ``1/sqrt(2)``; this equals ``scipy.fft.dct(x, type=2, norm='ortho')[:n]``.
+    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; from
+    log-mel to cepstrum). Row ``k`` is ``sqrt(2/m) cos(π k (2j + 1) / (2m))`` for ``j = 0 … m−1``,
+    with row 0 scaled by ``1/sqrt(2)``; this equals ``scipy.fft.dct(x, type=2, norm='ortho')[:n]``.
     """
     check_positive(n_out=n_out, n_in=n_in)
     if n_out > n_in:
@@ -197,9 +205,9 @@ def mfcc(y: np.ndarray, sr: int = SAMPLE_RATE, n_mfcc: int = N_MFCC, n_fft: int 
          hop_length: int = HOP_LENGTH, n_mels: int = N_MELS) -> np.ndarray:
     """MFCCs from scratch, ``(n_mfcc, 1 + len(y) // hop_length)``; matches ``librosa.feature.mfcc``.
 
-    Shown in chapter *Spectrograms and MFCCs*: :func:`log_mel_spectrogram`, then the first
-    ``n_mfcc`` rows of an orthonormal DCT-II (:func:`dct_matrix`). Use float64 samples for the
-    closest match.
+    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``):
+    :func:`log_mel_spectrogram`, then the first ``n_mfcc`` rows of an orthonormal DCT-II
+    (:func:`dct_matrix`). Use float64 samples for the closest match.
     """
     return dct_matrix(n_mfcc, n_mels) @ log_mel_spectrogram(y, sr, n_fft, hop_length, n_mels)
 
