@@ -26,6 +26,7 @@ import soundfile as sf
 from scipy.signal import lfilter
 
 from helpers.config import GENRES, SAMPLE_RATE, SPOTIFY_GENRES, data_home
+from helpers.errors import ParameterError
 
 #: Bump when the generator's output changes, so that cached folders are regenerated.
 GENERATOR_VERSION = 2
@@ -206,9 +207,9 @@ def synth_clip(genre: str, seconds: float = 30.0, sr: int = SAMPLE_RATE,
         Shape ``(round(seconds * sr),)``, float32.
     """
     if genre not in _STYLE:
-        raise ValueError(f"unknown genre {genre!r}; choose one of {GENRES}")
+        raise ParameterError(f"unknown genre {genre!r}; choose one of {GENRES}")
     if seconds <= 0 or sr <= 0:
-        raise ValueError(f"seconds ({seconds}) and sr ({sr}) must be positive")
+        raise ParameterError(f"seconds ({seconds}) and sr ({sr}) must be positive")
     rng = rng if rng is not None else np.random.default_rng()
     style = _STYLE[genre]
     n = int(round(seconds * sr))
@@ -364,7 +365,7 @@ def make_synthetic_gtzan(root: str | os.PathLike, n_per_genre: int = 10, seconds
         ``root``. A ``synthetic.json`` beside ``genres/`` records the parameters.
     """
     if n_per_genre < 1 or n_per_genre > 100_000:
-        raise ValueError(f"n_per_genre must be between 1 and 99999, not {n_per_genre}")
+        raise ParameterError(f"n_per_genre must be between 1 and 99999, not {n_per_genre}")
     from joblib import Parallel, delayed
 
     root = Path(root)
@@ -473,7 +474,7 @@ def synthetic_spotify(n: int = 6000, seed: int = 0) -> pd.DataFrame:
         ``attrs['source'] == 'synthetic'``.
     """
     if n < len(SPOTIFY_GENRES):
-        raise ValueError(f"n must be at least {len(SPOTIFY_GENRES)}, not {n}")
+        raise ParameterError(f"n must be at least {len(SPOTIFY_GENRES)}, not {n}")
     rng = np.random.default_rng(seed)
     n_dup = n // 20
     n_unique = n - n_dup

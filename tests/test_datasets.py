@@ -16,6 +16,7 @@ from helpers.datasets import (
     load_spotify,
 )
 from helpers.datasets.gtzan import default_flavour, find_genre_root
+from helpers.errors import ParameterError
 
 
 @pytest.fixture
@@ -114,10 +115,10 @@ def test_load_gtzan_synthetic_flavour(synthetic_gtzan, data_home, monkeypatch):
 
 
 def test_bad_flavour(data_home, monkeypatch):
-    with pytest.raises(DataError, match="unknown GTZAN flavour 'huge'"):
+    with pytest.raises(ParameterError, match="unknown GTZAN flavour 'huge'"):
         load_gtzan("huge")
     monkeypatch.setenv("GTZAN_FLAVOUR", "tiny")
-    with pytest.raises(DataError, match="GTZAN_FLAVOUR='tiny'"):
+    with pytest.raises(ParameterError, match="GTZAN_FLAVOUR='tiny'"):
         default_flavour()
 
 

@@ -30,6 +30,7 @@ from helpers.datasets import (
     remote,
 )
 from helpers.datasets.remote import DownloadError
+from helpers.errors import ParameterError
 from helpers.splits import load_filtered_split
 
 
@@ -160,7 +161,6 @@ def test_a_silent_mirror_costs_the_configured_timeout_once_then_the_next_host_is
 
 def test_download_timeout_is_configured_in_one_place(monkeypatch):
     from helpers import config
-    from helpers.errors import ParameterError
 
     monkeypatch.delenv("BOOK_DOWNLOAD_TIMEOUT", raising=False)
     assert config.download_timeout() == config.DOWNLOAD_TIMEOUT
@@ -203,7 +203,7 @@ def test_offline_and_download_false_never_touch_the_network(data_home, monkeypat
     for fetch in (remote.fetch_spotify, remote.fetch_filtered_split, lambda: gtzan.fetch_gtzan("mini")):
         with pytest.raises(DownloadError, match="BOOK_OFFLINE"):
             fetch()
-    with pytest.raises(DataError, match="cannot be downloaded"):
+    with pytest.raises(ParameterError, match="cannot be downloaded"):
         gtzan.fetch_gtzan("synthetic")
 
 

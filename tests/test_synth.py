@@ -13,6 +13,7 @@ from helpers import synth
 from helpers.config import GENRES, SPOTIFY_GENRES
 from helpers.datasets import AUDIO_FEATURES, gtzan_table
 from helpers.datasets.spotify import REQUIRED_COLUMNS, read_spotify_csv
+from helpers.errors import ParameterError
 
 
 def test_clip_is_deterministic_and_seed_dependent():
@@ -26,9 +27,9 @@ def test_clip_is_deterministic_and_seed_dependent():
 
 
 def test_clip_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="unknown genre"):
+    with pytest.raises(ParameterError, match="unknown genre"):
         synth.synth_clip("polka")
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ParameterError, match="positive"):
         synth.synth_clip("jazz", seconds=0)
 
 
@@ -136,5 +137,5 @@ def test_synthetic_spotify_round_trips_through_the_csv_reader(tmp_path):
 
 
 def test_synthetic_spotify_rejects_tiny_tables():
-    with pytest.raises(ValueError, match="at least"):
+    with pytest.raises(ParameterError, match="at least"):
         synth.synthetic_spotify(n=3)

@@ -56,7 +56,7 @@ def default_flavour() -> str:
     flavour = os.environ.get("GTZAN_FLAVOUR", "").strip().lower()
     if flavour:
         if flavour not in FLAVOURS:
-            raise DataError(f"GTZAN_FLAVOUR={flavour!r} is not one of {FLAVOURS}")
+            raise ParameterError(f"GTZAN_FLAVOUR={flavour!r} is not one of {FLAVOURS}")
         return flavour
     return "full" if on_colab() else "mini"
 
@@ -237,7 +237,7 @@ def load_gtzan(
     """
     flavour = (flavour or default_flavour()).lower()
     if flavour not in FLAVOURS:
-        raise DataError(f"unknown GTZAN flavour {flavour!r}; choose one of {FLAVOURS}")
+        raise ParameterError(f"unknown GTZAN flavour {flavour!r}; choose one of {FLAVOURS}")
 
     if flavour == "synthetic":
         from helpers import synth
@@ -351,7 +351,7 @@ def fetch_gtzan(flavour: str, download: bool = True) -> Path:
         Checksum mismatch, damaged archive, or content that fails verification.
     """
     if flavour not in ("mini", "full"):
-        raise DataError(f"GTZAN flavour {flavour!r} cannot be downloaded; choose 'mini' or 'full'")
+        raise ParameterError(f"GTZAN flavour {flavour!r} cannot be downloaded; choose 'mini' or 'full'")
     home = data_home()
     target = home / f"gtzan_{flavour}"
     if (target / "_complete.json").is_file():
