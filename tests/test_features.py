@@ -17,7 +17,6 @@ from helpers.config import GENRES
 from helpers.errors import DataError, ParameterError
 from helpers.features import (
     FeatureConfig,
-    FeatureSet,
     cache_path,
     clip_features,
     extract_features,
@@ -180,7 +179,6 @@ def test_clip_features_match_per_segment_librosa_except_edges(kind):
 
 def test_extract_features_counts_and_bookkeeping(clips, tmp_path):
     fs = extract_features(clips, SMALL, n_jobs=2, cache=False, progress=False)
-    assert isinstance(fs, FeatureSet)
     assert fs.X.shape == (len(clips) * 3, SMALL.frames_per_segment, 13) == (36, 44, 13)
     assert fs.X.dtype == np.float32
     assert fs.flavour == "synthetic" and fs.skipped == []
