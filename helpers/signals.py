@@ -319,22 +319,61 @@ def magnitude_spectrum(y: np.ndarray, sr: int = SAMPLE_RATE, window: bool = True
     return np.fft.rfftfreq(y.size, d=1.0 / sr), spectrum
 
 
-def audio_player(y: np.ndarray, sr: int = SAMPLE_RATE, seconds: float | None = 3.0):
-    """An embedded audio player that stores the sound as MP3 (about 20 times smaller than WAV).
+def sinc_reconstruct(samples: np.ndarray, sr: float, t: np.ndarray) -> np.ndarray:
+    """The band-limited signal that passes through ``samples``, evaluated at times ``t`` (seconds).
 
-    Explained in chapter *Sound and sampling*: IPython's ``Audio(y, rate=sr)`` embeds 16-bit WAV
+    Explained in chapter *Sound and sampling* (the sampling theorem): Whittaker–Shannon
+    interpolation, ``x(t) = Σ_n x[n] · sinc(sr · t − n)`` with ``sinc(u) = sin(πu) / (πu)``. For a
+    signal with no energy at or above ``sr / 2`` and infinitely many samples it is exact; with a finite
+    list of samples the missing terms beyond both ends leave an error near the edges.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        1-D samples ``x[n]`` taken at times ``n / sr``.
+    sr : float
+        Their sample rate in Hz (> 0).
+    t : numpy.ndarray
+        Times in seconds at which to evaluate the continuous signal.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x(t)``, same shape as ``t``.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.ndim != 1 or samples.size == 0:
+        raise ParameterError(f"sinc_reconstruct needs a non-empty 1-D array of samples, got shape {samples.shape}")
+    if not np.isfinite(sr) or sr <= 0:
+        raise ParameterError(f"sample rate must be a positive number of Hz, got {sr!r}")
+    t = np.asarray(t, dtype=np.float64)
+    n = np.arange(samples.size)
+    return np.sinc(sr * t[..., None] - n) @ samples
+
+
+def audio_player(y: np.ndarray, sr: int = SAMPLE_RATE, seconds: float | None = 3.0, lossless: bool = False):
+    """An embedded audio player: MP3 for plain listening, 16-bit WAV when the lesson is the waveform.
+
+    Explained in chapter *Sound and sampling*. IPython's ``Audio(y, rate=sr)`` embeds 16-bit WAV
     (about 60 kB per second at 22050 Hz in the saved notebook); MP3, which every browser plays,
-    keeps pages light. Use it only for sound the notebook synthesizes or short excerpts of
-    CC-BY / public-domain recordings, never for GTZAN clips.
+    is about 20 times smaller and fine for music. But MP3 low-passes and reshapes exactly the
+    artefacts some lessons are about (quantisation noise, white noise, aliasing): for those use
+    ``lossless=True``, which embeds the samples as 16-bit PCM WAV, unchanged apart from rounding to
+    16 bits (and scaling down if the peak exceeds 1) — keep those players short (a second or two
+    at 16 kHz is about 45 kB of page). Use it only for sound the notebook synthesizes or short
+    excerpts of CC-BY / public-domain recordings, never for GTZAN clips.
 
     Parameters
     ----------
     y : numpy.ndarray
-        Mono signal in [-1, 1] (normalised to a peak of 0.9 if louder or very quiet).
+        Mono signal in [-1, 1]. MP3: normalised to a peak of 0.9. Lossless: kept as it is (a
+        4-bit signal stays on its 16 levels), only scaled to a peak of 1 if louder.
     sr : int
         Its sample rate in Hz.
     seconds : float or None
         Keep at most this many seconds (None: all of it).
+    lossless : bool
+        Embed 16-bit PCM WAV instead of MP3.
 
     Returns
     -------
@@ -350,12 +389,19 @@ def audio_player(y: np.ndarray, sr: int = SAMPLE_RATE, seconds: float | None = 3
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1 or y.size == 0:
         raise ParameterError(f"audio_player needs a non-empty mono signal, got shape {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise ParameterError("audio_player needs finite samples (no NaN or inf)")
     if seconds is not None:
         y = y[: int(seconds * sr)]
     peak = float(np.max(np.abs(y)))
+    buffer = io.BytesIO()
+    if lossless:
+        if peak > 1.0:
+            y = y / peak
+        sf.write(buffer, y, sr, format="WAV", subtype="PCM_16")
+        return Audio(data=buffer.getvalue())
     if peak > 0:
         y = 0.9 * y / peak
-    buffer = io.BytesIO()
     sf.write(buffer, y.astype(np.float32), sr, format="MP3")
     handle, path = tempfile.mkstemp(suffix=".mp3")
     try:

@@ -134,3 +134,70 @@ def test_audio_player_rejects_stereo():
 
     with pytest.raises(ParameterError, match="mono"):
         audio_player(np.zeros((2, 100)), 22050)
+
+
+def test_audio_player_lossless_keeps_the_samples():
+    import base64
+    import io
+    import re
+
+    import soundfile as sf
+
+    y4 = S.quantize(S.sine(440.0, 2.0, 16000, amplitude=0.8), 4)  # 16 levels: an MP3 would smear them
+    player = S.audio_player(y4, 16000, seconds=1.5, lossless=True)
+    html = player._repr_html_()
+    assert player.mimetype == "audio/wav"
+    payload = re.search(r"base64,([A-Za-z0-9+/=]+)", html).group(1)
+    decoded, rate = sf.read(io.BytesIO(base64.b64decode(payload)), dtype="float64")
+    assert rate == 16000 and decoded.size == 24000
+    assert np.max(np.abs(decoded - y4[:24000])) < 2 / 2**15  # only 16-bit rounding
+    assert len(np.unique(np.round(decoded * 8))) <= 16
+    # 1.5 s of 16-bit mono at 16 kHz: 48 kB of samples, about 64 kB as base64
+    assert len(html) < 70_000
+
+
+def test_audio_player_lossless_scales_loud_signals_down():
+    import base64
+    import io
+    import re
+
+    import soundfile as sf
+
+    player = S.audio_player(3.0 * S.sine(100.0, 0.5, 8000, amplitude=1.0), 8000, lossless=True)
+    payload = re.search(r"base64,([A-Za-z0-9+/=]+)", player._repr_html_()).group(1)
+    decoded, _ = sf.read(io.BytesIO(base64.b64decode(payload)), dtype="float64")
+    assert 0.99 < np.max(np.abs(decoded)) <= 1.0
+
+
+def test_sinc_reconstruct_recovers_a_band_limited_signal():
+    sr = 50.0
+    n = np.arange(2000)
+    # two sines below the Nyquist frequency of 25 Hz
+    signal = lambda t: np.sin(2 * np.pi * 3.0 * t) + 0.5 * np.cos(2 * np.pi * 11.0 * t + 0.3)  # noqa: E731
+    samples = signal(n / sr)
+    t = np.linspace(15.0, 25.0, 777)  # between the samples, far from both ends
+    assert np.max(np.abs(S.sinc_reconstruct(samples, sr, t) - signal(t))) < 0.02
+    # at the sample times it returns the samples themselves
+    assert np.allclose(S.sinc_reconstruct(samples, sr, n[:50] / sr), samples[:50])
+
+
+def test_sinc_reconstruct_cannot_undo_aliasing():
+    sr = 10.0
+    n = np.arange(400)
+    samples = np.sin(2 * np.pi * 9.0 * n / sr)  # 9 Hz is above Nyquist (5 Hz)
+    t = np.linspace(15.0, 25.0, 500)
+    rebuilt = S.sinc_reconstruct(samples, sr, t)
+    assert np.max(np.abs(rebuilt + np.sin(2 * np.pi * 1.0 * t))) < 0.05  # the 1 Hz alias comes back
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: S.sinc_reconstruct(np.zeros((2, 2)), 10.0, np.zeros(3)), "1-D"),
+        (lambda: S.sinc_reconstruct(np.zeros(5), 0.0, np.zeros(3)), "sample rate"),
+        (lambda: S.audio_player(np.array([0.0, np.nan]), 8000, lossless=True), "finite"),
+    ],
+)
+def test_bad_reconstruction_and_player_input(call, match):
+    with pytest.raises(ParameterError, match=match):
+        call()
