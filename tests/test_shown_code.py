@@ -36,8 +36,8 @@ SHOWN: dict[str, dict[str, list[str]]] = {
         "helpers.features": ["segment_starts", "report_segment_mfccs"],
     },
     "06_cnn": {
-        "helpers.models.mfcc": ["build_report_cnn"],
-        "helpers.training": ["fit_model"],
+        "helpers.models.mfcc": ["conv_block", "report_conv_blocks", "build_report_cnn"],
+        "helpers.training": ["compile_model", "fit_model"],
     },
     "07_lstm": {
         "helpers.models.mfcc": ["build_report_lstm"],

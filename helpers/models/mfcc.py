@@ -1,10 +1,12 @@
 """The report's networks on MFCC segments: a small 2D CNN (chapter 6) and a two-layer LSTM (chapter 7).
 
 Shown in chapters *A CNN on MFCCs* (``chapters/06_cnn.ipynb``) and *An LSTM on MFCC sequences*
-(``chapters/07_lstm.ipynb``). Every builder has the book's one contract
+(``chapters/07_lstm.ipynb``). Input: one 6 s segment = 259 frames × 13 MFCCs (the CNN adds a
+channel axis: 259 × 13 × 1). Every builder follows the book's one contract
 ``build_x(input_shape, n_classes=10, *, options...)`` and returns an *uncompiled* model
-(:func:`helpers.training.compile_model` compiles it). Input: one 6 s segment = 259 frames × 13 MFCCs (the CNN adds a
-channel axis: 259 × 13 × 1). TensorFlow/Keras is imported only when a builder runs.
+(:func:`helpers.training.compile_model` compiles it). The CNN's convolutional blocks
+(:func:`conv_block`, :func:`report_conv_blocks`) are reused by the networks of chapters 8 and 9.
+TensorFlow/Keras is imported only when a builder runs.
 """
 
 from __future__ import annotations
