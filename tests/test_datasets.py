@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+import types
 
 import pytest
 
-from helpers import synth
+from helpers import config, synth
 from helpers.config import GENRES
 from helpers.datasets import (
     DataError,
@@ -112,6 +114,18 @@ def test_load_gtzan_synthetic_flavour(synthetic_gtzan, data_home, monkeypatch):
     monkeypatch.setattr(synth, "synthetic_gtzan_dir", lambda: synthetic_gtzan)
     table = load_gtzan("synthetic")
     assert table.attrs["flavour"] == "synthetic" and len(table) == 20
+
+
+def test_default_flavour_is_mini_even_on_colab(monkeypatch):
+    monkeypatch.delenv("GTZAN_FLAVOUR", raising=False)
+    assert default_flavour() == "mini"
+    if "google" not in sys.modules:  # what ``import google.colab`` finds on Colab
+        monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert config.on_colab()
+    assert default_flavour() == "mini"
+    monkeypatch.setenv("GTZAN_FLAVOUR", " Full ")
+    assert default_flavour() == "full"
 
 
 def test_bad_flavour(data_home, monkeypatch):
