@@ -29,7 +29,11 @@ import pandas as pd
 
 from helpers.config import DEFAULT_SEED, SPOTIFY_GENRES
 from helpers.datasets.spotify import AUDIO_FEATURES
-from helpers.errors import DataError
+from helpers.errors import DataError, ParameterError
+
+#: The 11 features the report lists ("danceability, energy, key, mode, speechiness, acousticness,
+#: instrumentalness, liveness, valence, tempo, and duration"): the table's 12 without ``loudness``.
+REPORT_FEATURES: tuple[str, ...] = tuple(f for f in AUDIO_FEATURES if f != "loudness")
 
 #: The column holding the label (the playlist's genre, one of :data:`helpers.config.SPOTIFY_GENRES`).
 LABEL_COLUMN = "playlist_genre"
@@ -129,9 +133,9 @@ def one_hot(labels, n_classes: int = len(SPOTIFY_GENRES)) -> np.ndarray:
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"one_hot expects a 1-D integer array, got shape {labels.shape} of {labels.dtype}")
+        raise ParameterError(f"one_hot expects a 1-D integer array, got shape {labels.shape} of {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must lie in [0, {n_classes}), got [{labels.min()}, {labels.max()}]")
+        raise ParameterError(f"one_hot: labels must lie in [0, {n_classes}), got [{labels.min()}, {labels.max()}]")
     return np.eye(n_classes, dtype=np.float32)[labels]
 
 
@@ -183,7 +187,7 @@ def as_sequence(features: np.ndarray, with_position: bool = False) -> np.ndarray
     """
     features = np.asarray(features, dtype=np.float32)
     if features.ndim != 2:
-        raise ValueError(f"as_sequence expects a 2-D array (rows × features), got shape {features.shape}")
+        raise ParameterError(f"as_sequence expects a 2-D array (rows × features), got shape {features.shape}")
     sequence = features[:, :, None]
     if with_position:
         n, steps = features.shape
@@ -274,9 +278,9 @@ def any_genre_accuracy(predicted, genres_per_track: Sequence[Sequence[str]],
     """
     predicted = np.asarray(predicted)
     if len(predicted) != len(genres_per_track):
-        raise ValueError(f"{len(predicted)} predictions for {len(genres_per_track)} tracks")
+        raise ParameterError(f"any_genre_accuracy: {len(predicted)} predictions for {len(genres_per_track)} tracks")
     if not len(predicted):
-        raise ValueError("no tracks to score")
+        raise ParameterError("any_genre_accuracy: no tracks to score")
     hits = [genres[p] in listed for p, listed in zip(predicted, genres_per_track, strict=True)]
     return float(np.mean(hits))
 
@@ -373,7 +377,7 @@ def tune_hist_gradient_boosting(x_fit, y_fit, x_val, y_val, grid: Mapping[str, S
 
     grid = dict(HGB_GRID if grid is None else grid)
     if not grid:
-        raise ValueError("the grid is empty")
+        raise ParameterError("tune_hist_gradient_boosting: the grid is empty")
     rows, candidates = [], []
     for values in itertools.product(*grid.values()):
         params = dict(zip(grid, values, strict=True))
@@ -424,7 +428,7 @@ def result_row(model: str, y_true, y_pred, data: str, split: str, train_seconds:
 
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1 or not len(y_true):
-        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be equal-length 1-D arrays")
+        raise ParameterError(f"result_row: y_true {y_true.shape} and y_pred {y_pred.shape} must be equal-length 1-D arrays")
     return {
         "chapter": CHAPTER,
         "model": model,

@@ -5,11 +5,13 @@ import pandas as pd
 import pytest
 
 from helpers.config import SPOTIFY_GENRES
-from helpers.datasets import AUDIO_FEATURES, DataError
+from helpers.datasets import AUDIO_FEATURES
+from helpers.errors import DataError, ParameterError
 from helpers.results import COLUMNS
 from helpers.splits import grouped_split, validation_split
 from helpers.tabular import (
     REPORT_ACCURACY,
+    REPORT_FEATURES,
     any_genre_accuracy,
     as_sequence,
     baseline_models,
@@ -49,6 +51,9 @@ def test_feature_matrix_and_labels():
     table = make_table()
     x = feature_matrix(table)
     assert x.shape == (len(table), 12) and x.dtype == np.float32
+    report = feature_matrix(table, REPORT_FEATURES)  # the report's 11: duration in, loudness out
+    assert report.shape == (len(table), 11) and "loudness" not in REPORT_FEATURES
+    np.testing.assert_array_equal(report, np.delete(x, list(AUDIO_FEATURES).index("loudness"), axis=1))
     y = genre_labels(table)
     assert y.min() == 0 and y.max() == 5
     assert SPOTIFY_GENRES[y[0]] == table.loc[0, "playlist_genre"]
@@ -73,7 +78,7 @@ def test_one_hot():
     assert encoded.shape == (3, 6)
     np.testing.assert_array_equal(encoded.argmax(axis=1), [0, 5, 2])
     np.testing.assert_array_equal(encoded.sum(axis=1), 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ParameterError):
         one_hot(np.array([0, 6]))
 
 
@@ -95,7 +100,7 @@ def test_as_sequence():
     assert with_pos.shape == (2, 12, 13)
     np.testing.assert_array_equal(with_pos[1, :, 0], x[1])
     np.testing.assert_array_equal(with_pos[0, :, 1:], np.eye(12))
-    with pytest.raises(ValueError):
+    with pytest.raises(ParameterError):
         as_sequence(np.zeros(12))
 
 
@@ -120,7 +125,7 @@ def test_any_genre_accuracy():
     genres = [("pop", "latin"), ("rap", "r&b"), ("rock", "edm")]
     predicted = [SPOTIFY_GENRES.index("latin"), SPOTIFY_GENRES.index("pop"), SPOTIFY_GENRES.index("edm")]
     assert any_genre_accuracy(predicted, genres) == pytest.approx(2 / 3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ParameterError):
         any_genre_accuracy(predicted[:2], genres)
 
 
@@ -131,7 +136,6 @@ def test_baselines_learn_the_signal():
     for name, model in baseline_models(seed=0).items():
         scored = fit_and_score(model, x[train], y[train], x[test], y[test])
         assert scored["accuracy"] > 0.35, name  # chance is 1/6; 'energy' carries the genre
-        assert 0 <= scored["macro_f1"] <= 1 and scored["train_seconds"] > 0
         assert scored["predictions"].shape == (len(test),)
 
 
@@ -147,7 +151,7 @@ def test_tuning_uses_validation_and_returns_refit_params():
     assert best["max_leaf_nodes"] == scores.loc[0, "max_leaf_nodes"]
     assert isinstance(best["max_leaf_nodes"], int) and isinstance(best["max_iter"], int)
     assert best["max_iter"] == scores.loc[0, "n_trees"] >= 1
-    with pytest.raises(ValueError):
+    with pytest.raises(ParameterError):
         tune_hist_gradient_boosting(x[fit], y[fit], x[val], y[val], grid={})
 
 
@@ -163,5 +167,5 @@ def test_results_table_columns_and_order():
     assert len(table) == 2 + len(REPORT_ACCURACY)
     assert table["notes"].iloc[-1].startswith("as published")
     assert len(results_table([good], with_report=False)) == 1
-    with pytest.raises(ValueError):
+    with pytest.raises(ParameterError):
         result_row("x", y, y[:3], data="synthetic", split="s")
