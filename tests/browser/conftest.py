@@ -150,7 +150,61 @@ async () => {
     audio,
     colabLinks: [...document.querySelectorAll('.dropdown-launch-buttons a[href*="colab"]')].map(a => a.href),
     textLength: visibleText.length,
+    ...layoutFacts(),
   };
+}
+"""
+
+# JavaScript: what a reader sees of the layout at the test's 1280 px viewport (legibility checks).
+# topBars: visible bars across the top of the page; searchFields: visible search boxes;
+# columnWidth: the article column's content width; tooWide: elements that stick out of the column,
+# or whose content is clipped or spills over it, unless inside a horizontal scroller; scrolledText:
+# printed outputs whose lines need horizontal scrolling (they should wrap).
+_LAYOUT_JS = r"""
+function layoutFacts() {
+  const visible = el => {
+    const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.display !== 'none' && s.visibility !== 'hidden';
+  };
+  const bars = [...document.querySelectorAll('header, .bd-header, .bd-header-article, .bd-navbar')]
+    .filter(visible).filter(el => el.getBoundingClientRect().top < 150);
+  const topBars = bars.filter(el => !bars.some(other => other !== el && other.contains(el)))
+    .map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`);
+  const searchFields = [...document.querySelectorAll('.search-button-field, input[type="search"]')]
+    .filter(el => visible(el) && !el.closest('.search-button__wrapper, .bd-search-container, dialog')).length;
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  if (!article) return {topBars, searchFields, columnWidth: 0, tooWide: [], scrolledText: []};
+  const col = article.getBoundingClientRect();
+  const pad = getComputedStyle(article);
+  const left = col.left + parseFloat(pad.paddingLeft), right = col.right - parseFloat(pad.paddingRight);
+  const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const ignored = el => /^mjx-/i.test(el.tagName) || el.closest('mjx-container, .visually-hidden, .sr-only, .headerlink')
+    || ['fixed', 'absolute'].includes(getComputedStyle(el).position);
+  const tooWide = [];
+  // MathJax's assistive MathML is invisible (clipped, absolutely placed) but counts in scrollWidth.
+  const hide = document.createElement('style');
+  hide.textContent = 'mjx-assistive-mml { display: none !important; }';
+  document.head.appendChild(hide);
+  for (const el of article.querySelectorAll('*')) {
+    if (tooWide.length >= 15 || !visible(el) || ignored(el)) continue;
+    let scroller = false;
+    for (let a = el.parentElement; a && a !== article; a = a.parentElement) if (scrolls(a)) { scroller = true; break; }
+    if (scroller) continue;
+    const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+    let why = '';
+    if (r.left < left - 2 || r.right > right + 2) why = `box ${Math.round(r.left - left)}..${Math.round(r.right - left)} px in a ${Math.round(right - left)} px column`;
+    else if (!scrolls(el) && el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 2) {
+      if (['hidden', 'clip'].includes(s.overflowX)) why = `content clipped: ${el.scrollWidth} px in ${el.clientWidth} px`;
+      else if (r.left + el.scrollWidth > right + 2) why = `content spills: ${el.scrollWidth} px in ${el.clientWidth} px`;
+    }
+    if (why) tooWide.push(`<${el.tagName.toLowerCase()} class="${el.className}"> ${why}: ${(el.textContent || '').trim().slice(0, 60)}`);
+  }
+  // Printed text must wrap, not hide behind a horizontal scroll bar (tables may scroll).
+  const scrolledText = [...article.querySelectorAll('.cell_output pre, .output pre')]
+    .filter(el => visible(el) && el.scrollWidth > el.clientWidth + 2)
+    .map(el => `${el.scrollWidth} px of text in ${el.clientWidth} px: ${el.textContent.trim().slice(0, 60)}`);
+  hide.remove();
+  return {topBars, searchFields, columnWidth: Math.round(right - left), tooWide, scrolledText};
 }
 """
 
@@ -195,7 +249,7 @@ def visit(browser, base_url, screenshot_dir):
                 )
             except PlaywrightError:  # reported, and the math test then names the unrendered math
                 result.console_errors.append(f"MathJax did not start within {MATHJAX_TIMEOUT_S} s")
-            result.facts = page.evaluate(_FACTS_JS)
+            result.facts = page.evaluate(f"async () => {{\n{_LAYOUT_JS}\nreturn await ({_FACTS_JS})();\n}}")
             if screenshot:
                 page.screenshot(path=str(screenshot_dir / screenshot), full_page=True)
         except PlaywrightError as err:

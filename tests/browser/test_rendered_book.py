@@ -17,6 +17,7 @@ from book_pages import (
     source_has_math,
     toc_pages,
 )
+from figure_text import COLUMN_PX
 
 
 def test_toc_is_not_empty():
@@ -69,6 +70,34 @@ def test_colab_link_points_to_this_notebook(page_visit, toc_page):
         assert toc_page.source.relative_to(REPO).as_posix() in expected
     else:
         assert not links, f"{page_visit.url} is not a notebook but links to Colab: {sorted(links)}"
+
+
+def test_top_bar_once(page_visit):
+    """One top bar and one visible search box (not pydata-sphinx-theme's empty second navbar too)."""
+    facts = page_visit.facts
+    assert len(facts["topBars"]) == 1, f"{page_visit.url}: {len(facts['topBars'])} top bars: {facts['topBars']}"
+    assert facts["searchFields"] == 1, f"{page_visit.url}: {facts['searchFields']} visible search boxes"
+
+
+def test_nothing_wider_than_its_column(page_visit):
+    """No element sticks out of the article column, and no text is clipped or spills over it,
+    except inside a horizontal scroller (code cells, wide tables)."""
+    too_wide = page_visit.facts["tooWide"]
+    assert not too_wide, f"{page_visit.url}: wider than the column:\n" + "\n".join(too_wide)
+
+
+def test_printed_lines_wrap(page_visit):
+    """Printed outputs wrap their long lines instead of hiding them behind a horizontal scroll bar."""
+    scrolled = page_visit.facts["scrolledText"]
+    assert not scrolled, f"{page_visit.url}: printed lines that do not wrap:\n" + "\n".join(scrolled[:10])
+
+
+def test_article_column_width(page_visit, toc_page):
+    """The column width that tests/browser/figure_text.py assumes for figure text sizes."""
+    if toc_page.is_notebook:
+        assert abs(page_visit.facts["columnWidth"] - COLUMN_PX) <= 40, (
+            f"{page_visit.url}: the article column is {page_visit.facts['columnWidth']} px, "
+            f"figure_text.COLUMN_PX assumes {COLUMN_PX}")
 
 
 def test_screenshot_saved(page_visit, toc_page):
