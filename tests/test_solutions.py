@@ -201,3 +201,21 @@ def test_converting_a_copy_of_each_chapter_keeps_everything_else(chapter, tmp_pa
         return prose.split()
 
     assert words(after) == words(before)
+
+
+def test_sphinx_hook_rewrites_only_notebooks_with_tagged_cells():
+    class Env:
+        def doc2path(self, docname):
+            return Path(f"/book/{docname}")
+
+    class App:
+        env = Env()
+
+    nb = notebook(md("**Solution.** A.", tags=["solution", "hide-cell"]))
+    source = [json.dumps(nb)]
+    solutions._source_read(App(), "chapters/x.ipynb", source)
+    assert json.loads(source[0])["cells"][0]["source"].startswith(":::{admonition} Solution\n:class: dropdown")
+    for docname, text_ in (("chapters/x.md", json.dumps(nb)), ("chapters/y.ipynb", json.dumps(notebook(md("plain"))))):
+        source = [text_]
+        solutions._source_read(App(), docname, source)
+        assert source == [text_]
