@@ -9,8 +9,8 @@ Environment variables (all optional)
     package is imported from a checkout, else ``~/.cache/genre-book``). An installed package also
     writes its results tables and a retrained model there, never into ``site-packages``.
 ``GTZAN_FLAVOUR``
-    ``full``, ``mini`` or ``synthetic``: which GTZAN the chapters use (default: ``full`` on Colab,
-    ``mini`` elsewhere; a flavour that cannot be found or downloaded falls back to ``synthetic``
+    ``full``, ``mini`` or ``synthetic``: which GTZAN the chapters use (default: ``mini``
+    everywhere, Colab included; a flavour that cannot be found or downloaded falls back to ``synthetic``
     with a printed notice).
 ``GTZAN_FULL_DIR`` / ``GTZAN_MINI_DIR``
     A local folder holding that flavour (either GTZAN layout).
