@@ -28,6 +28,9 @@ MARK = re.compile(r"^#@save (helpers(?:\.\w+)+)\s*$")
 
 #: chapter stem -> {module: [names the chapter must define in a #@save cell]}
 SHOWN: dict[str, dict[str, list[str]]] = {
+    "01_spotify_baseline": {
+        "helpers.models.spotify": ["build_dense", "build_cnn1d", "build_rnn"],
+    },
     "03_spectrograms_and_mfccs": {
         "helpers.mfcc": ["frame_signal", "hann_window", "power_spectrogram", "hz_to_mel", "mel_to_hz",
                          "mel_filterbank", "power_to_db", "log_mel_spectrogram", "dct_matrix", "mfcc"],
