@@ -20,6 +20,8 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/genre-book-wheel.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 
 echo "== build the wheel"
+# setuptools stages files in build/ (git-ignored) and would package stale copies of removed modules.
+rm -rf "$REPO/build"
 "$PY" -m pip wheel --quiet --no-deps --wheel-dir "$TMP/dist" "$REPO"
 WHEEL="$(ls "$TMP"/dist/genre_book_helpers-*.whl)"
 echo "   $(basename "$WHEEL")"
