@@ -325,9 +325,55 @@ def load_bundle(path_stem):
     try:
         model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises ValueError, OSError, zipfile errors... for bad files
-        raise DataError(f"model file {keras_path} could not be loaded: {type(error).__name__}: {error}") from None
+        try:  # a file saved by a newer Keras than this one (e.g. Colab's): drop the new defaults
+            model = load_with_older_keras(keras_path)
+        except Exception:
+            raise DataError(f"model file {keras_path} could not be loaded: "
+                            f"{type(error).__name__}: {error}") from None
     if model.output_shape[-1] != len(info["genres"]):
         raise DataError(
             f"{keras_path} has {model.output_shape[-1]} outputs but {json_path} names {len(info['genres'])} genres"
         )
     return model, info
+
+
+#: Layer arguments that newer Keras versions (3.15) write and older ones (Colab's 3.10) reject,
+#: with the default value that makes dropping them harmless.
+NEWER_KERAS_DEFAULTS = {
+    "quantization_config": None,
+    "renorm": False,
+    "renorm_clipping": None,
+    "renorm_momentum": 0.99,
+    "input_axes": None,
+    "output_axes": None,
+}
+
+
+def strip_newer_keras_defaults(config):
+    """A copy of a Keras config without the arguments of :data:`NEWER_KERAS_DEFAULTS` at their defaults.
+
+    Keras promises that newer versions load older files, not the reverse: a bundle saved with
+    Keras 3.15 names arguments that Keras 3.10 does not know. Where such an argument holds its
+    default, removing it changes nothing; any other value is kept (and the older Keras refuses it).
+    """
+    if isinstance(config, dict):
+        return {key: strip_newer_keras_defaults(value) for key, value in config.items()
+                if not (key in NEWER_KERAS_DEFAULTS and value == NEWER_KERAS_DEFAULTS[key])}
+    if isinstance(config, list):
+        return [strip_newer_keras_defaults(value) for value in config]
+    return config
+
+
+def load_with_older_keras(keras_path):
+    """Load a ``.keras`` file that a newer Keras wrote: its config without newer defaults, then its weights.
+
+    Used by :func:`load_bundle` when ``keras.saving.load_model`` refuses the file; safe mode stays on.
+    """
+    import keras
+
+    with zipfile.ZipFile(keras_path) as archive, tempfile.TemporaryDirectory() as folder:
+        config = strip_newer_keras_defaults(json.loads(archive.read("config.json")))
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        weights = archive.extract("model.weights.h5", folder)
+        model.load_weights(weights)
+    return model

@@ -184,3 +184,30 @@ def test_edited_description_is_refused_on_load(tmp_path, edit, message):
     with pytest.raises(DataError, match=message) as error:
         read_bundle_info(json_path)
     assert str(json_path) in str(error.value)  # the message names the bundle
+
+
+def test_newer_keras_defaults_are_dropped_other_values_kept():
+    from helpers.bundle import strip_newer_keras_defaults
+
+    config = {"layers": [{"class_name": "Dense", "config": {"units": 4, "quantization_config": None}},
+                         {"class_name": "BatchNormalization",
+                          "config": {"renorm": False, "renorm_momentum": 0.99, "momentum": 0.9}},
+                         {"class_name": "Dense", "config": {"renorm": True}}]}
+    stripped = strip_newer_keras_defaults(config)
+    assert stripped["layers"][0]["config"] == {"units": 4}
+    assert stripped["layers"][1]["config"] == {"momentum": 0.9}
+    assert stripped["layers"][2]["config"] == {"renorm": True}  # not a default: kept (and refused)
+
+
+def test_shipped_bundle_loads_through_the_older_keras_path():
+    """Colab's Keras 3.10 cannot read the file Keras 3.15 wrote; the fallback gives the same network."""
+    import keras
+
+    from helpers.bundle import load_with_older_keras
+    from helpers.config import default_bundle
+
+    path = str(default_bundle()) + ".keras"
+    reference = keras.saving.load_model(path, compile=False, safe_mode=True)
+    rebuilt = load_with_older_keras(path)
+    x = np.random.default_rng(0).standard_normal((2, *reference.input_shape[1:])).astype("float32")
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), reference.predict(x, verbose=0), atol=1e-6)
