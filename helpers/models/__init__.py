@@ -1,6 +1,12 @@
-"""Keras model builders, one module per family (TensorFlow is imported only when a builder runs).
+"""Model builders, one module per family.
 
-- :mod:`helpers.models.spotify` — the report's dense / 1D-CNN / RNN networks on 12 Spotify features (chapter 1)
+- :mod:`helpers.models.spotify` — chapter 1's networks on the Spotify table's audio features (a dense
+  network, and the 1D CNN and recurrent networks of the report's kinds), fed the report's 11 features
+  or all 12 (with ``loudness``); importing it imports TensorFlow/Keras
 - :mod:`helpers.models.mfcc` — the report's CNN and LSTM on MFCC segments (chapters 6 and 7)
 - :mod:`helpers.models.beyond` — fusion and log-mel networks (chapter 9)
+- :mod:`helpers.models.classical` — MFCC summary statistics + logistic regression (chapter 8;
+  scikit-learn only)
+
+``mfcc`` and ``beyond`` import TensorFlow/Keras only when a builder runs.
 """
