@@ -3,8 +3,10 @@
 Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``) and reused in chapters
 *An LSTM on MFCC sequences*, *Evaluation* and *Beyond*.
 
-The recipe is the report's — Adam with learning rate 1e-3, sparse categorical cross-entropy,
-batch size 32, up to 60 epochs — plus what makes it honest and fast:
+The recipe: Adam with learning rate 1e-3 (the rate the report found best), sparse categorical
+cross-entropy (the report's categorical cross-entropy, for integer labels), batch size 32 (the
+tutorial the report followed; the report found the batch size mattered little) and up to 60 epochs
+(the report's 50–60) — plus what makes it honest and fast:
 
 - early stopping on validation *tracks* taken from the training side (never the test tracks),
   restoring the weights of the epoch with the lowest validation loss;
@@ -240,7 +242,7 @@ def epoch_timer():
 
 
 def compile_model(model, learning_rate: float = 1e-3):
-    """Compile with the report's recipe: Adam, sparse categorical cross-entropy, accuracy.
+    """Compile with the book's recipe: Adam, sparse categorical cross-entropy, accuracy.
 
     Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``); the builders of
     :mod:`helpers.models` return uncompiled models.
@@ -412,8 +414,8 @@ def train_and_score(
     fit_rows, val_rows, test_rows : array-like of int
         Row positions. ``test_rows`` may be empty (a final model trained on everything).
     standardize : bool, default False
-        False (the default) trains on the MFCCs as they are, as the report did; True standardizes
-        each coefficient with mean and standard deviation of the *fit* rows
+        False (the default) trains on the MFCCs as they are, as the tutorial the report followed
+        does; True standardizes each coefficient with mean and standard deviation of the *fit* rows
         (:func:`fit_standardizer`) — chapter 6 decides between the two on validation tracks.
     seed : int
         Passed to ``helpers.set_seed`` before the model is built, and to ``fit_fn``.

@@ -106,7 +106,9 @@ def build_report_cnn(input_shape=(*SEGMENT_SHAPE, 1), n_classes=10, *, variant="
     """The report's CNN: 3 × [Conv2D 32 → MaxPool stride 2 → BatchNorm], Flatten, Dense 64, Dropout 0.3, softmax.
 
     Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``). Thirteen layers as the report
-    counts them (plus an optional normalization layer in front).
+    counts them (plus an optional normalization layer in front). The report gives the blocks, a dense
+    layer and the softmax; the dense layer's 64 units and the dropout of 0.3 are those of the tutorial
+    whose code recipe the report followed (Velardo, *Deep Learning (for Audio) with Python*).
 
     Parameters
     ----------
@@ -123,9 +125,9 @@ def build_report_cnn(input_shape=(*SEGMENT_SHAPE, 1), n_classes=10, *, variant="
     normalization : (mean, std), optional
         Per-coefficient statistics for a leading :func:`normalization_layer`.
     bn_momentum : float
-        Momentum of the batch normalizations' moving mean and variance (Keras' default 0.99, as in
-        the report). The moving statistics are what the network uses at prediction time; with few
-        training steps per epoch (small data, large batches) they lag behind the weights, and
+        Momentum of the batch normalizations' moving mean and variance (Keras' default 0.99; the
+        report states none). The moving statistics are what the network uses at prediction time;
+        with few training steps per epoch (small data, large batches) they lag behind the weights, and
         validation accuracy stays low for many epochs — chapter *A CNN on MFCCs* shows it. A lower
         momentum (e.g. 0.9) lets them follow sooner.
 
