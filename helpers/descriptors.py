@@ -7,8 +7,9 @@ compute comparable descriptors from the audio:
 
 - tempo (beats per minute, from the onset-strength autocorrelation);
 - loudness (dB, the mean power of the whole track) and frame RMS energy (mean, std);
-- spectral centroid, bandwidth and roll-off (Hz; "brightness"), spectral flatness
-  ("noisiness") and zero-crossing rate, each as mean and standard deviation over frames;
+- spectral centroid, bandwidth and roll-off (Hz; "brightness"; weighted by the *magnitude*
+  spectrogram, as librosa defines them, not by the power), spectral flatness ("noisiness") and
+  zero-crossing rate, each as mean and standard deviation over frames;
 - chroma (energy of the 12 pitch classes C … B; harmony and key), mean and std per class.
 
 All of them come from one short-time Fourier transform per track (fast: about 0.2 s per 30 s
