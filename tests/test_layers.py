@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     "helpers.audio": 1, "helpers.signals": 1, "helpers.synth": 1,
     "helpers.datasets": 2,
     "helpers.mfcc": 3, "helpers.features": 3, "helpers.descriptors": 3, "helpers.augment": 3,
-    "helpers.musicnn": 3,
+    "helpers.musicnn": 3, "helpers.embeddings": 3,
     "helpers.splits": 4, "helpers.metrics": 4, "helpers.results": 4, "helpers.stats": 4,
     "helpers.tabular": 5,
     "helpers.backend": 6,

@@ -1,0 +1,133 @@
+"""Tests of helpers.embeddings (cached musicnn embeddings per track) and helpers.models.probe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import embeddings, musicnn
+from helpers.datasets.gtzan import gtzan_table
+from helpers.errors import DataError, ParameterError
+from helpers.models.probe import ProbeClassifier, build_probe, nested_probe_cv
+from helpers.splits import track_folds
+
+
+@pytest.fixture(scope="module")
+def small_table(synthetic_gtzan):
+    """Four synthetic clips of 3 s (one musicnn patch each: 3 s ≥ 2.976 s), two genres."""
+    table = gtzan_table(synthetic_gtzan)
+    small = table[table["genre"].isin(["blues", "rock"])].reset_index(drop=True)
+    small.attrs.update(table.attrs, flavour="synthetic")
+    return small
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count the clips whose patches are computed (i.e. not read from the cache)."""
+    calls = []
+    original = embeddings.clip_patches
+
+    def counting(path):
+        calls.append(path)
+        return original(path)
+
+    monkeypatch.setattr(embeddings, "clip_patches", counting)
+    return calls
+
+
+def test_shapes_alignment_and_cache_hit(small_table, tmp_path, counted):
+    first = embeddings.extract_embeddings(small_table, n_jobs=1, cache_dir=tmp_path)
+    assert first.X.shape == (4, 2 * musicnn.LAYERS["penultimate"])
+    assert first.tags.shape == (4, len(musicnn.TAGS["msd"]))
+    assert first.n_patches.tolist() == [1, 1, 1, 1]
+    assert first.track_ids.tolist() == small_table["track_id"].astype(str).tolist()
+    assert first.labels.tolist() == small_table["label"].tolist()
+    assert np.all(np.isfinite(first.X)) and np.all((first.tags > 0) & (first.tags < 1))
+    # with one patch per track, mean and max pooling are the same vector
+    dims = musicnn.LAYERS["penultimate"]
+    np.testing.assert_allclose(first.X[:, :dims], first.X[:, dims:])
+    assert len(counted) == 4
+    # same embedding as musicnn's own per-track function
+    from helpers.audio import load_clip
+
+    y = load_clip(small_table["path"].iloc[2], sr=musicnn.SR)
+    direct = musicnn.track_embeddings(y, musicnn.SR)
+    np.testing.assert_allclose(first.X[2, :dims], direct["mean"], rtol=1e-4, atol=1e-4)
+
+    second = embeddings.extract_embeddings(small_table, pooling=("mean",), n_jobs=1, cache_dir=tmp_path)
+    assert len(counted) == 4, "the second call must read the cache, not recompute"
+    np.testing.assert_array_equal(second.X, first.X[:, :dims])
+    assert second.table()["genre"].tolist() == small_table["genre"].tolist()
+
+
+def test_damaged_cache_is_recomputed(small_table, tmp_path, counted):
+    embeddings.extract_embeddings(small_table, n_jobs=1, cache_dir=tmp_path)
+    path = embeddings.embeddings_cache_path(small_table, cache_dir=tmp_path)
+    assert path.is_file() and len(counted) == 4
+    path.write_bytes(b"not a zip file")
+    with pytest.warns(UserWarning, match="damaged"):
+        again = embeddings.extract_embeddings(small_table, n_jobs=1, cache_dir=tmp_path)
+    assert len(counted) == 8
+    assert again.X.shape == (4, 400)
+    assert path.is_file()
+
+
+def test_bad_arguments_and_short_clip(small_table, tmp_path):
+    with pytest.raises(ParameterError, match="model"):
+        embeddings.extract_embeddings(small_table, model="gtzan", cache_dir=tmp_path)
+    with pytest.raises(ParameterError, match="layer"):
+        embeddings.extract_embeddings(small_table, layer="logits", cache_dir=tmp_path)
+    with pytest.raises(ParameterError, match="pooling"):
+        embeddings.extract_embeddings(small_table, pooling=("median",), cache_dir=tmp_path)
+    with pytest.raises(DataError, match="column"):
+        embeddings.extract_embeddings(small_table.drop(columns="track_id"), cache_dir=tmp_path)
+    import soundfile as sf
+
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(22050, dtype=np.float32), 22050)
+    with pytest.raises(DataError, match="short.wav"):
+        embeddings.clip_patches(short)
+
+
+def _separable(n_per_class=12, n_classes=3, dims=5, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(n_classes), n_per_class)
+    X = rng.normal(size=(len(labels), dims)) + 4 * np.eye(n_classes, dims)[labels]
+    table = pd.DataFrame({"track_id": [f"t{i}" for i in range(len(labels))], "label": labels,
+                          "genre": [f"g{c}" for c in labels]})
+    return X, table
+
+
+def test_probe_interface():
+    X, table = _separable()
+    probe = build_probe(n_classes=4, C=1.0).fit(X, table["label"])
+    probs = probe(X)
+    assert probs.shape == (len(X), 4) and np.all(probs[:, 3] == 0)
+    assert np.mean(probs.argmax(axis=1) == table["label"]) > 0.9
+    assert len(probe.to_dict()["coef"]) == 3
+    with pytest.raises(RuntimeError):
+        ProbeClassifier().predict_proba(X)
+    with pytest.raises(ParameterError):
+        build_probe(n_classes=2).fit(X, table["label"])
+
+
+def test_nested_probe_cv_chooses_inside_each_fold():
+    X, table = _separable()
+    noise = np.random.default_rng(1).normal(size=X.shape)  # a useless candidate
+    folds = track_folds(table, n_splits=3, n_repeats=2, seed=0)
+    result = nested_probe_cv({"noise": noise, "signal": X}, table, folds, repeats=[0, 0, 0, 1, 1, 1],
+                             Cs=(0.1, 1.0), seed=0)
+    assert len(result.folds) == 6
+    assert set(result.folds["pooling"]) == {"signal"}, "validation tracks must pick the informative one"
+    assert result.folds["track_accuracy"].mean() > 0.9
+    assert (result.predictions >= 0).all()  # every track tested once per repetition
+    assert result.folds["n_test_tracks"].sum() == 2 * len(table)
+    assert result.correct(0).mean() > 0.9
+
+
+def test_nested_probe_cv_refuses_shared_tracks():
+    X, table = _separable()
+    rows = np.arange(len(table))
+    with pytest.raises(DataError, match="both sides"):
+        nested_probe_cv({"x": X}, table, [(rows[:30], rows[25:])], repeats=[0])
