@@ -462,8 +462,8 @@ def results_table(rows: Sequence[dict], with_report: bool = True) -> pd.DataFram
 
     rows = sorted(rows, key=lambda r: -r.get("accuracy", 0.0))
     if with_report:
-        rows = rows + [{"chapter": CHAPTER, "model": name, "data": "real (the report's copy)",
-                        "split": "the report's (row split)", "accuracy": accuracy,
+        rows = rows + [{"chapter": CHAPTER, "model": name, "data": "the report's (copy not named)",
+                        "split": "not stated in the report", "accuracy": accuracy,
                         "notes": "as published in the report, not re-measured here"}
                        for name, accuracy in REPORT_ACCURACY.items()]
     return results_frame(list(rows))

@@ -40,7 +40,7 @@ def checked_shape(input_shape: int | Sequence[int], ndim: int, builder: str) -> 
 
 
 def build_dense(input_shape, n_classes=N_CLASSES, *, hidden=(256, 128, 64), dropout=0.3):
-    """A fully connected network on the feature vector (the report's first model).
+    """A fully connected network on the feature vector (the book's first model; the report has none).
 
     Shown in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipynb``). With
     ``dropout=0`` and wide layers it overfits within a few epochs — the chapter uses that to show
