@@ -5,9 +5,11 @@ Explained in chapter 10, *Transfer learning* (``chapters/10_transfer_learning.ip
 The per-track work (load the clip, compute musicnn's log-mel input, cut it into 3 s patches) runs
 in the feature layer's one parallel loop, :func:`helpers.features.map_tracks`; the network then
 runs on the patches of a chunk of tracks at once, in the calling thread (one batched pass is
-faster than one call per track, and never runs the Keras model from several threads). The
-per-patch embeddings are pooled per track (mean and max over patches, :func:`helpers.musicnn.pool_patches`)
-and stored with the track's mean tag probabilities in an ``.npz`` cache, written atomically and
+faster than one call per track, and never runs the Keras model from several threads), in batches
+of :data:`BATCH_PATCHES` patches to bound the memory of the front end's activations. The
+per-patch embeddings of every layer in :data:`helpers.musicnn.LAYERS` (one pass gives them all) are
+pooled per track (mean and max over patches, :func:`helpers.musicnn.pool_patches`) and stored with the
+track's mean tag probabilities in one ``.npz`` cache per network, written atomically and
 recomputed with a warning when damaged (:func:`helpers.features.cached_arrays`).
 """
 
@@ -26,11 +28,13 @@ from helpers.errors import DataError, ParameterError
 from helpers.features import cached_arrays, files_fingerprint, map_tracks
 
 #: Version of the cache format; bump it when what is stored changes.
-EMBEDDINGS_VERSION = 1
-#: Tracks whose patches go through the network together (bounds the memory of one pass).
+EMBEDDINGS_VERSION = 2
+#: Tracks whose patches are computed together before the network runs on them.
 CHUNK_TRACKS = 50
+#: Patches per network call: the front end's activations take about 15 MB per patch.
+BATCH_PATCHES = 32
 POOLINGS = ("mean", "max")
-_ARRAYS = ("mean", "max", "tags", "n_patches", "track_ids")
+_ARRAYS = (*(f"{layer}_{p}" for layer in musicnn.LAYERS for p in POOLINGS), "tags", "n_patches", "track_ids")
 
 
 @dataclass
@@ -73,18 +77,17 @@ class Embeddings:
         return musicnn.TAGS[self.model]
 
 
-def embeddings_cache_path(table: pd.DataFrame, model: str = "msd", layer: str = "penultimate",
-                          cache_dir=None) -> Path:
+def embeddings_cache_path(table: pd.DataFrame, model: str = "msd", cache_dir=None) -> Path:
     """Where :func:`extract_embeddings` caches the embeddings of ``table``.
 
-    The name holds the flavour, the network, the layer, the format version and a fingerprint of
-    the audio files (paths, sizes, modification times, track ids), so that touching a file means
-    a new entry. Both poolings are stored, so the pooling does not enter the name.
+    The name holds the flavour, the network, the format version and a fingerprint of the audio
+    files (paths, sizes, modification times, track ids), so that touching a file means a new
+    entry. Every layer and both poolings are stored, so neither enters the name.
     """
     folder = Path(cache_dir) if cache_dir is not None else data_home() / "embeddings"
     flavour = table.attrs.get("flavour", "unknown")
     fingerprint = files_fingerprint(table["path"].astype(str), table["track_id"])
-    return folder / f"{flavour}-musicnn-{model}-{layer}-v{EMBEDDINGS_VERSION}-{fingerprint}.npz"
+    return folder / f"{flavour}-musicnn-{model}-v{EMBEDDINGS_VERSION}-{fingerprint}.npz"
 
 
 def clip_patches(path) -> np.ndarray:
@@ -105,34 +108,35 @@ def clip_patches(path) -> np.ndarray:
         raise DataError(message if str(path) in message else f"{path}: {message}") from None
 
 
-def embed_tracks(paths: Sequence, model: str = "msd", layer: str = "penultimate", n_jobs: int = -1,
+def embed_tracks(paths: Sequence, model: str = "msd", n_jobs: int = -1,
                  progress: bool | None = None) -> dict[str, np.ndarray]:
-    """Pooled embeddings and mean tag probabilities of every clip in ``paths`` (no cache).
+    """Pooled embeddings of every layer and mean tag probabilities of every clip in ``paths`` (no cache).
 
-    Returns the arrays the cache stores: ``mean`` and ``max`` ``(n, dims)``, ``tags`` ``(n, 50)``,
-    ``n_patches`` ``(n,)``.
+    Returns the arrays the cache stores: ``<layer>_mean`` and ``<layer>_max`` ``(n, dims)`` for
+    every layer of :data:`helpers.musicnn.LAYERS`, ``tags`` ``(n, 50)``, ``n_patches`` ``(n,)``.
     """
     paths = [str(p) for p in paths]
     net = musicnn.load_musicnn(model)
-    pooled = {"mean": [], "max": [], "tags": [], "n_patches": []}
+    pooled = {f"{layer}_{p}": [] for layer in musicnn.LAYERS for p in POOLINGS}
+    pooled.update(tags=[], n_patches=[])
     for start in range(0, len(paths), CHUNK_TRACKS):
         chunk = map_tracks(clip_patches, paths[start:start + CHUNK_TRACKS], n_jobs=n_jobs,
                            progress=progress, desc="musicnn patches")
-        out = net.predict_on_batch(np.concatenate(chunk))
+        batch = np.concatenate(chunk)
+        parts = [net.predict_on_batch(batch[i:i + BATCH_PATCHES]) for i in range(0, len(batch), BATCH_PATCHES)]
+        out = {name: np.concatenate([np.asarray(part[name]) for part in parts]) for name in parts[0]}
         bounds = np.cumsum([0] + [len(c) for c in chunk])
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            per_track = musicnn.pool_patches(np.asarray(out[layer])[lo:hi])
-            pooled["mean"].append(per_track["mean"])
-            pooled["max"].append(per_track["max"])
-            pooled["tags"].append(np.asarray(out["taggram"])[lo:hi].mean(axis=0))
+            for layer in musicnn.LAYERS:
+                for name, vector in musicnn.pool_patches(out[layer][lo:hi]).items():
+                    pooled[f"{layer}_{name}"].append(vector)
+            pooled["tags"].append(out["taggram"][lo:hi].mean(axis=0))
             pooled["n_patches"].append(hi - lo)
-    dims, n_tags = musicnn.LAYERS[layer], len(musicnn.TAGS[model])
-    return {
-        "mean": np.asarray(pooled["mean"], dtype=np.float32).reshape(-1, dims),
-        "max": np.asarray(pooled["max"], dtype=np.float32).reshape(-1, dims),
-        "tags": np.asarray(pooled["tags"], dtype=np.float32).reshape(-1, n_tags),
-        "n_patches": np.asarray(pooled["n_patches"], dtype=np.int64),
-    }
+    arrays = {f"{layer}_{p}": np.asarray(pooled[f"{layer}_{p}"], dtype=np.float32).reshape(-1, dims)
+              for layer, dims in musicnn.LAYERS.items() for p in POOLINGS}
+    arrays["tags"] = np.asarray(pooled["tags"], dtype=np.float32).reshape(-1, len(musicnn.TAGS[model]))
+    arrays["n_patches"] = np.asarray(pooled["n_patches"], dtype=np.int64)
+    return arrays
 
 
 def extract_embeddings(table: pd.DataFrame, model: str = "msd", layer: str = "penultimate",
@@ -185,15 +189,15 @@ def extract_embeddings(table: pd.DataFrame, model: str = "msd", layer: str = "pe
     track_ids = np.asarray(table["track_id"].astype(str), dtype=str)
 
     def compute() -> dict[str, np.ndarray]:
-        arrays = embed_tracks(table["path"], model, layer, n_jobs, progress)
+        arrays = embed_tracks(table["path"], model, n_jobs, progress)
         return {**arrays, "track_ids": track_ids}
 
-    path = embeddings_cache_path(table, model, layer, cache_dir) if cache else None
+    path = embeddings_cache_path(table, model, cache_dir) if cache else None
     arrays = cached_arrays(path, compute, required=_ARRAYS)
     if not np.array_equal(arrays["track_ids"].astype(str), track_ids):
         raise DataError(f"embedding cache {path} does not hold the table's tracks; delete it")
     return Embeddings(
-        X=np.concatenate([arrays[p] for p in pooling], axis=1),
+        X=np.concatenate([arrays[f"{layer}_{p}"] for p in pooling], axis=1),
         tags=arrays["tags"], n_patches=arrays["n_patches"], track_ids=track_ids,
         labels=table["label"].to_numpy(dtype=np.int64), genres=tuple(GENRES),
         model=model, layer=layer, pooling=pooling,

@@ -59,6 +59,11 @@ def test_shapes_alignment_and_cache_hit(small_table, tmp_path, counted):
     assert len(counted) == 4, "the second call must read the cache, not recompute"
     np.testing.assert_array_equal(second.X, first.X[:, :dims])
     assert second.table()["genre"].tolist() == small_table["genre"].tolist()
+    # every layer comes from the same network pass and the same cache file
+    other = embeddings.extract_embeddings(small_table, layer="mean_pool", n_jobs=1, cache_dir=tmp_path)
+    assert len(counted) == 4 and other.X.shape == (4, 2 * musicnn.LAYERS["mean_pool"])
+    np.testing.assert_allclose(other.X[2, :musicnn.LAYERS["mean_pool"]],
+                               musicnn.extract(y, musicnn.SR)["mean_pool"][0], rtol=1e-4, atol=1e-4)
 
 
 def test_damaged_cache_is_recomputed(small_table, tmp_path, counted):
