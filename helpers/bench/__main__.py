@@ -1,4 +1,4 @@
-"""Run a benchmark: ``python -m helpers.bench features`` or ``python -m helpers.bench training``."""
+"""Run a benchmark: ``python -m helpers.bench features``, ``training`` or ``embeddings``."""
 
 import importlib
 import sys
@@ -6,6 +6,7 @@ import sys
 BENCHMARKS = {
     "features": "helpers.bench.features",  # chapter *From audio to features*
     "training": "helpers.bench.training",  # chapters *CNN* and *LSTM*
+    "embeddings": "helpers.bench.embeddings",  # chapter *Transfer learning*
 }
 
 
