@@ -78,6 +78,9 @@ def test_normalization_layer_standardizes():
     np.testing.assert_allclose(np.asarray(layer(x)), 2.0, rtol=1e-5)
     model = build_report_cnn(normalization=(mean, std))
     assert len(model.layers) == 14 and model.layers[0].name == "standardize"
+    # the CNN's (frames, coefficients, 1) input: the same statistics per coefficient (Keras 3.10 and 3.15)
+    x_cnn = np.tile(mean + 2 * std, (1, 4, 1))[..., None]
+    np.testing.assert_allclose(np.asarray(model.layers[0](x_cnn)), 2.0, rtol=1e-5)
     with pytest.raises(ParameterError, match="std"):
         normalization_layer(mean, np.zeros(13))
 

@@ -57,7 +57,12 @@ def normalization_layer(mean, std, axis: int = -1):
     std = np.asarray(std, dtype="float32").ravel()
     if mean.shape != std.shape or not np.all(np.isfinite(std)) or np.any(std <= 0):
         raise ParameterError("normalization statistics: mean and std must have the same length and std > 0")
-    return keras.layers.Normalization(axis=axis, mean=mean, variance=std**2, name="standardize")
+    if axis == -1:
+        return keras.layers.Normalization(axis=-1, mean=mean, variance=std**2, name="standardize")
+    # (frames, coefficients, 1): naming the channel axis too makes Keras 3.10 (Colab) and 3.15
+    # broadcast the statistics the same way (3.10 fails on a flat mean, 3.15 on a (n, 1) one).
+    return keras.layers.Normalization(axis=(axis, axis + 1), mean=mean[:, None],
+                                      variance=(std**2)[:, None], name="standardize")
 
 
 def conv_block(kernel=(3, 3), pool=(2, 2), *, padding="same", bn_momentum=0.99) -> list:
