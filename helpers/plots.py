@@ -103,15 +103,13 @@ def plot_history(history, title: str = "", axes=None):
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right" if metric == "accuracy" else "upper right")
+        ax.legend(loc="best")
     if "val_loss" in logs:
         best = int(np.argmin(logs["val_loss"])) + 1
         for ax in axes:
             ax.axvline(best, color="grey", lw=0.8, ls=":")
-        late = best > len(epochs) / 2  # label on the side of the marker with more room, inside the axes
-        axes[1].annotate(f"lowest validation\nloss (epoch {best})", (best, float(np.min(logs["val_loss"]))),
-                         textcoords="offset points", xytext=(-8 if late else 8, 12),
-                         ha="right" if late else "left")
+        axes[1].set_title(f"dotted: lowest validation loss (epoch {best})",
+                          fontsize=mpl.rcParams["axes.labelsize"])  # a title never covers a curve
     if title:
         fig.suptitle(title)
     return fig

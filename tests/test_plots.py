@@ -21,7 +21,7 @@ def test_plot_history_marks_the_epoch_of_lowest_validation_loss():
     np.testing.assert_array_equal(loss_ax.get_lines()[1].get_ydata(), logs["val_loss"])
     marker = loss_ax.get_lines()[2]  # the vertical line at the best epoch
     assert list(marker.get_xdata()) == [2, 2]
-    assert "epoch 2" in loss_ax.texts[0].get_text()
+    assert "epoch 2" in loss_ax.get_title()
     plt.close(fig)
     with pytest.raises(ParameterError, match="loss"):
         plot_history({"accuracy": [0.5]})
