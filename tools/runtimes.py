@@ -106,6 +106,7 @@ def notebook_runtime(path: str | os.PathLike) -> dict:
 BOOK_CHAPTERS = (
     "00_getting_started", "01_spotify_baseline", "02_sound_and_sampling", "03_spectrograms_and_mfccs",
     "04_gtzan", "05_features", "06_cnn", "07_lstm", "08_evaluation", "09_beyond",
+    "10_transfer_learning",
 )
 
 

@@ -7,6 +7,8 @@
 - :mod:`helpers.models.beyond` — fusion and log-mel networks (chapter 9)
 - :mod:`helpers.models.classical` — MFCC summary statistics + logistic regression (chapter 8;
   scikit-learn only)
+- :mod:`helpers.models.probe` — a linear probe (logistic regression) on pretrained musicnn embeddings,
+  chosen by nested cross-validation (chapter 10; scikit-learn only)
 
 ``mfcc`` and ``beyond`` import TensorFlow/Keras only when a builder runs.
 """
