@@ -78,6 +78,7 @@ import pandas as pd
 
 from helpers.config import GENRES, SAMPLE_RATE, data_home
 from helpers.errors import DataError, ParameterError
+from helpers.files import atomic_path
 from helpers.mfcc import check_positive, dct_matrix, hann_window, mel_filterbank, power_to_db
 
 #: Bump when the extraction code changes in a way that changes the numbers (invalidates caches).
@@ -360,38 +361,14 @@ def map_tracks(job: Callable, paths: Sequence, n_jobs: int = -1, backend: str = 
         return list(results)
 
 
-def _remove_stale_temporaries(path: Path) -> None:
-    """Delete ``*.tmp`` files of this cache entry left by a save that was killed (its process is gone)."""
-    for tmp in path.parent.glob(f"{path.name}.*.tmp"):
-        try:
-            pid = int(tmp.name[len(path.name) + 1 :].split(".")[0])
-            os.kill(pid, 0)  # raises if no such process: the writer is dead
-            alive = True
-        except (ValueError, ProcessLookupError):
-            alive = False
-        except PermissionError:  # a live process of another user
-            alive = True
-        if not alive:
-            tmp.unlink(missing_ok=True)
-
-
 def write_cache(path, arrays: dict[str, np.ndarray]) -> None:
     """Write named arrays to ``path`` (``.npz``, no pickle) atomically: a temporary file, then a rename.
 
     A reader sees either the old file or the complete new one, never a half-written one; the
     temporary file is removed if the write fails.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def read_cache(path, required: Sequence[str] = ()) -> dict[str, np.ndarray] | None:
@@ -757,17 +734,8 @@ def extract_report_json(
                 rows.append((clip.track_id, clip.genre, int(clip.label), d))
             else:
                 dropped.append(f"{clip.track_id}#{d}")
-    json_path = Path(json_path)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(json_path)
-    tmp = json_path.with_name(f"{json_path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as handle:
-            json.dump(data, handle)
-        os.replace(tmp, json_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(json_path) as tmp, open(tmp, "w") as handle:
+        json.dump(data, handle)
     segments = pd.DataFrame(rows, columns=["track_id", "genre", "label", "segment"])
     segments.attrs["dropped"] = dropped
     segments.attrs["flavour"] = table.attrs.get("flavour", "unknown")

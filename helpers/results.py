@@ -14,6 +14,7 @@ import pandas as pd
 
 from helpers import config
 from helpers.errors import ParameterError
+from helpers.files import atomic_path
 
 #: Columns of every results table. ``data`` is full / mini / synthetic / real (Spotify);
 #: ``split`` names the protocol (e.g. "track-grouped 25 % test", "segment (leaky)", "track 5-fold ×3").
@@ -62,9 +63,8 @@ def save_results(frame: pd.DataFrame, name: str, folder: str | Path | None = Non
     folder = Path(folder) if folder is not None else results_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.csv"
-    tmp = path.with_suffix(".csv.tmp")
-    frame.to_csv(tmp, index=False, float_format="%.4f")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.4f")
     return path
 
 

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "helpers"
 
 #: Layer of each module, bottom (0) to top; a module may import modules of its layer or below.
 LAYERS: dict[str, int] = {
-    "helpers": 0, "helpers.errors": 0, "helpers.config": 0,
+    "helpers": 0, "helpers.errors": 0, "helpers.config": 0, "helpers.files": 0,
     "helpers.audio": 1, "helpers.signals": 1, "helpers.synth": 1,
     "helpers.datasets": 2,
     "helpers.mfcc": 3, "helpers.features": 3, "helpers.descriptors": 3, "helpers.augment": 3,

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.config import SAMPLE_RATE, data_home
+from helpers.files import atomic_path
 
 #: Which synthetic genre stands in for each example when offline (rough character of the recording).
 STAND_IN_GENRE = {
@@ -84,7 +85,6 @@ def _stand_in(name: str) -> Path:
         seed = sum(map(ord, name))
         y = synth.synth_clip(STAND_IN_GENRE[name], seconds=STAND_IN_SECONDS.get(name, 30.0),
                              rng=np.random.default_rng(seed))
-        tmp = path.with_suffix(".tmp.wav")
-        sf.write(tmp, y, SAMPLE_RATE, subtype="PCM_16")
-        tmp.replace(path)
+        with atomic_path(path, suffix=".wav") as tmp:
+            sf.write(tmp, y, SAMPLE_RATE, subtype="PCM_16")
     return path
