@@ -461,3 +461,167 @@ def average_cv(results: Sequence[CVResult], weights: Sequence[float] | None = No
     return CVResult(pd.DataFrame(records), probabilities, labels, track_ids, first.genres, [],
                     list(first.fold_rows), fold_probabilities)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Nested selection: the choice between candidates is made inside every outer fold
+# ---------------------------------------------------------------------------------------------
+
+
+def selection_split(feature_set, train_rows, fraction: float = 0.2,
+                    seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split one outer fold's training rows by track into fit, early-stopping and selection rows.
+
+    Explained in chapter *Evaluation*. ``fraction`` of the training tracks become *selection*
+    tracks (they choose between candidates), the same number of the others become early-stopping
+    validation tracks (they pick the epoch), the rest are fit: 60 / 20 / 20 by default. Both splits
+    are genre-stratified and track-grouped (:func:`helpers.splits.validation_tracks_split`).
+    """
+    if not 0 < fraction < 0.5:
+        raise ParameterError(f"fraction must be in (0, 0.5), got {fraction}")
+    rest, selection = validation_tracks_split(feature_set, train_rows, fraction, seed)
+    fit, validation = validation_tracks_split(feature_set, rest, fraction / (1 - fraction), seed + 1)
+    return fit, validation, selection
+
+
+@dataclass
+class NestedResult:
+    """What :func:`nested_cross_validate` returns (explained in chapter *Evaluation*).
+
+    Attributes
+    ----------
+    scores : pandas.DataFrame
+        One row per candidate and outer fold: ``model``, ``repeat``, ``fold``, track counts
+        (``n_train_tracks`` = the outer fold's training tracks, ``n_fit_tracks``,
+        ``n_val_tracks``, ``n_selection_tracks``, ``n_test_tracks``),
+        ``selection_track_accuracy`` (the number to choose by), ``track_vote_accuracy`` and
+        ``segment_accuracy`` (test fold), ``epochs_run``, ``best_epoch``, ``seconds``.
+    probabilities : dict
+        Candidate name → list over folds of ``(selection_probabilities, test_probabilities)``.
+    fold_rows : list of (fit, validation, selection, test) row arrays, one per outer fold.
+    labels, track_ids : numpy.ndarray
+        Of every segment.
+    """
+
+    scores: pd.DataFrame
+    probabilities: dict
+    fold_rows: list
+    labels: np.ndarray
+    track_ids: np.ndarray
+
+    def _record(self, name: str, index: int, selection_probs, test_probs, **extra) -> dict:
+        fit, val, sel, test = self.fold_rows[index]
+        tracks = self.track_ids
+        return {"model": name, "fold": index,
+                "n_train_tracks": len(set(tracks[fit]) | set(tracks[val]) | set(tracks[sel])),
+                "n_fit_tracks": len(set(tracks[fit])), "n_val_tracks": len(set(tracks[val])),
+                "n_selection_tracks": len(set(tracks[sel])), "n_test_tracks": len(set(tracks[test])),
+                "selection_track_accuracy": track_accuracy(selection_probs, tracks[sel], self.labels[sel]),
+                "track_vote_accuracy": track_accuracy(test_probs, tracks[test], self.labels[test]),
+                "segment_accuracy": segment_accuracy(self.labels[test], test_probs), **extra}
+
+    def average(self, members: Sequence[str], name: str) -> None:
+        """Add the unweighted average (:func:`late_fusion`) of some candidates as one more candidate."""
+        missing = [m for m in members if m not in self.probabilities]
+        if len(members) < 2 or missing:
+            raise ParameterError(f"average needs at least two known candidates; unknown: {missing}")
+        fused, rows = [], []
+        for index in range(len(self.fold_rows)):
+            sel = late_fusion(*(self.probabilities[m][index][0] for m in members))
+            test = late_fusion(*(self.probabilities[m][index][1] for m in members))
+            fused.append((sel, test))
+            seconds = self.scores.query("fold == @index and model in @members")["seconds"].sum()
+            rows.append(self._record(name, index, sel, test, seconds=seconds))
+        self.probabilities[name] = fused
+        repeats = self.scores.drop_duplicates("fold").set_index("fold")["repeat"]
+        added = pd.DataFrame(rows).assign(repeat=lambda f: f["fold"].map(repeats))
+        self.scores = pd.concat([self.scores, added[[c for c in self.scores.columns if c in added]]],
+                                ignore_index=True)
+
+    def track_predictions(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold (true, predicted) track classes of one candidate, all outer folds pooled."""
+        true, pred = [], []
+        for (_, _, _, test), (_, probs) in zip(self.fold_rows, self.probabilities[name], strict=True):
+            t, p, _ = track_vote(probs, self.track_ids[test], self.labels[test])
+            true.append(t)
+            pred.append(p)
+        return np.concatenate(true), np.concatenate(pred)
+
+    def choices(self) -> pd.DataFrame:
+        """Per outer fold, the candidate with the best selection-track score and its test score.
+
+        A tie goes to the candidate listed first (the order the candidates were given in).
+        """
+        order = {name: i for i, name in enumerate(self.probabilities)}
+        ranked = self.scores.assign(order=self.scores["model"].map(order)).sort_values(
+            ["fold", "selection_track_accuracy", "order"], ascending=[True, False, True])
+        chosen = ranked.drop_duplicates("fold").drop(columns="order").reset_index(drop=True)
+        return chosen.rename(columns={"model": "chosen"})
+
+
+class NestedRecorder:
+    """What :func:`nested_cross_validate` keeps of every candidate on every outer fold."""
+
+    def __init__(self, feature_set, folds: Sequence[tuple]):
+        if len(folds) == 0:
+            raise ParameterError("nested cross-validation needs at least one outer fold")
+        self.result = NestedResult(pd.DataFrame(), {}, [], np.asarray(feature_set.labels),
+                                   np.asarray(feature_set.track_ids))
+        self.repeats = fold_repeats(folds, len(self.result.labels))
+        self.rows: list[dict] = []
+
+    def add_fold(self, fit, val, selection, test) -> None:
+        """Start an outer fold with its four sets of rows."""
+        self.result.fold_rows.append(tuple(np.asarray(r, dtype=np.int64) for r in (fit, val, selection, test)))
+
+    def add(self, name: str, run: SplitResult) -> None:
+        """Record candidate ``name`` on the current fold (its test rows are selection + test rows)."""
+        index = len(self.result.fold_rows) - 1
+        n_sel = len(self.result.fold_rows[index][2])
+        sel, test = run.test_probabilities[:n_sel], run.test_probabilities[n_sel:]
+        self.result.probabilities.setdefault(name, []).append((sel, test))
+        self.rows.append(self.result._record(
+            name, index, sel, test, repeat=self.repeats[index], epochs_run=run.record.get("epochs_run"),
+            best_epoch=run.record.get("best_epoch"), seconds=run.record.get("seconds")))
+
+    def finish(self) -> NestedResult:
+        """The :class:`NestedResult` of everything recorded."""
+        columns = ["model", "repeat", "fold"]
+        frame = pd.DataFrame(self.rows)
+        self.result.scores = frame[columns + [c for c in frame.columns if c not in columns]]
+        return self.result
+
+
+def nested_cross_validate(candidates: dict, feature_set, folds: Sequence[tuple], *,
+                          seed: int = DEFAULT_SEED, progress: bool = True, **train_kwargs) -> NestedResult:
+    """Every candidate on every outer fold, with fit / early-stopping / selection tracks inside the fold."""
+    recorder = NestedRecorder(feature_set, folds)
+    for index, fold in enumerate(progress_bar(folds, progress, "outer folds")):
+        train_rows, given_val, test_rows = fold_parts(fold)
+        if given_val is not None:  # a fixed split's validation list joins the training side
+            train_rows = np.concatenate([train_rows, given_val])
+        fit_rows, val_rows, sel_rows = selection_split(feature_set, train_rows, seed=seed + index)
+        recorder.add_fold(fit_rows, val_rows, sel_rows, test_rows)
+        for name, (build, options) in candidates.items():
+            run = train_and_score(build, feature_set, fit_rows, val_rows, np.concatenate([sel_rows, test_rows]),
+                                  seed=seed + index, **{**train_kwargs, **options})
+            recorder.add(name, run)
+    return recorder.finish()
+
+
+def tracks_per_genre(feature_set, rows, n: int, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """The rows of ``n`` tracks per genre drawn at random from ``rows`` (for a learning curve).
+
+    Explained in chapter *Evaluation*. A genre with fewer than ``n`` tracks keeps all of them.
+    """
+    if n < 1:
+        raise ParameterError(f"n must be at least 1, got {n}")
+    rows = np.asarray(rows, dtype=np.int64)
+    table = feature_set.table().iloc[rows]
+    tracks = table[["track_id", "genre"]].drop_duplicates("track_id")
+    rng = np.random.default_rng(seed)
+    keep = set()
+    for _, group in tracks.groupby("genre", sort=True):
+        ids = group["track_id"].to_numpy()
+        keep.update(rng.choice(ids, size=min(n, len(ids)), replace=False).tolist())
+    return rows[table["track_id"].isin(keep).to_numpy()]

@@ -18,7 +18,10 @@ from helpers.evaluation import (
     late_fusion,
     mean_std,
     most_confused_pairs,
+    nested_cross_validate,
     per_genre_report,
+    selection_split,
+    tracks_per_genre,
 )
 from helpers.metrics import macro_f1, segment_accuracy, track_accuracy, track_vote
 from helpers.splits import leaky_segment_split, track_folds
@@ -377,3 +380,61 @@ def test_average_cv_refuses_different_folds_and_bad_weights():
         average_cv([a])
     with pytest.raises(ParameterError, match="non-negative"):
         average_cv([a, a], weights=[1, -1])
+
+
+# --- nested selection --------------------------------------------------------------------------
+
+
+def test_selection_split_gives_three_disjoint_track_sets():
+    fs, table = _spy_feature_set(n_tracks_per_genre=10)
+    rows = np.arange(len(table))
+    fit, val, sel = selection_split(fs, rows, fraction=0.2, seed=1)
+    sets = [set(fs.track_ids[r]) for r in (fit, val, sel)]
+    assert [len(s) for s in sets] == [18, 6, 6]
+    assert sets[0].isdisjoint(sets[1]) and sets[0].isdisjoint(sets[2]) and sets[1].isdisjoint(sets[2])
+    assert sorted(np.concatenate([fit, val, sel])) == list(rows)
+    with pytest.raises(ParameterError):
+        selection_split(fs, rows, fraction=0.5)
+
+
+def test_nested_cross_validate_chooses_on_selection_tracks_per_fold():
+    fs, table = _spy_feature_set(n_tracks_per_genre=10)
+    folds = track_folds(table, n_splits=2, n_repeats=2, seed=0)
+    good = fs.labels.copy()
+    bad = (fs.labels + 1) % 3
+    seen = []
+
+    def spy_fit(model, X_train, y_train, X_val, y_val, **kwargs):
+        seen.append((set(np.rint(X_train[:, 0]).astype(int)), set(np.rint(X_val[:, 0]).astype(int))))
+        return SimpleNamespace(model=model, epochs_run=4, best_epoch=2, seconds=1.0)
+
+    candidates = {"bad": (lambda: _LookupModel(bad), {}), "good": (lambda: _LookupModel(good), {})}
+    result = nested_cross_validate(candidates, fs, folds, progress=False, fit_fn=spy_fit)
+    assert len(result.scores) == 2 * len(folds)
+    for (fit, val, sel, test), (train, outer_test) in zip(result.fold_rows, folds, strict=True):
+        assert set(test) == set(outer_test) and set(fit) | set(val) | set(sel) == set(train)
+    assert len(seen) == 2 * len(folds)  # every candidate fitted on every fold ...
+    for (fit_seen, val_seen), rows in zip(seen, np.repeat(np.arange(len(folds)), 2), strict=True):
+        fit, val, sel, test = result.fold_rows[rows]  # ... on its fit rows, stopping on its validation rows
+        assert fit_seen == set(fit) and val_seen == set(val)
+        assert fit_seen.isdisjoint(sel) and fit_seen.isdisjoint(test) and val_seen.isdisjoint(sel)
+    good_rows = result.scores.query("model == 'good'")
+    assert good_rows["selection_track_accuracy"].to_numpy() == pytest.approx(1.0)
+    assert good_rows["track_vote_accuracy"].to_numpy() == pytest.approx(1.0)
+    assert (result.scores["n_test_tracks"] == 15).all() and (result.scores["n_train_tracks"] == 15).all()
+    result.average(["bad", "good"], "average")
+    assert len(result.scores) == 3 * len(folds)
+    choices = result.choices()
+    assert list(choices["chosen"]) == ["good"] * len(folds)
+    assert list(choices["repeat"]) == [0, 0, 1, 1]
+    with pytest.raises(ParameterError):
+        result.average(["good"], "alone")
+
+
+def test_tracks_per_genre_keeps_n_whole_tracks_of_each_genre():
+    fs, table = _spy_feature_set(n_tracks_per_genre=6)
+    rows = tracks_per_genre(fs, np.arange(len(table)), 2, seed=3)
+    picked = table.iloc[rows]
+    assert picked.groupby("genre")["track_id"].nunique().tolist() == [2, 2, 2]
+    assert (picked.groupby("track_id").size() == 5).all()
+    assert len(tracks_per_genre(fs, np.arange(len(table)), 99)) == len(table)

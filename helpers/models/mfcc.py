@@ -198,3 +198,24 @@ def build_report_lstm(input_shape=SEGMENT_SHAPE, n_classes=10, *, cell="lstm", u
     model.add(layers.Dropout(0.3))
     model.add(layers.Dense(n_classes, activation="softmax", dtype="float32"))  # a float32 softmax under mixed precision
     return model
+
+
+def build_gap_cnn(input_shape=(*SEGMENT_SHAPE, 1), n_classes=10):
+    """The report's three convolution blocks, then global average pooling instead of Flatten.
+
+    Shown in chapter *Evaluation* (``chapters/08_evaluation.ipynb``): each of the 32 final feature
+    maps is averaged over time and frequency (Lin, Chen & Yan 2013), so the dense layer sees 32
+    numbers instead of 2,112. Returns an uncompiled ``keras.Sequential``.
+    """
+    import keras
+    from keras import layers
+
+    shape = check_input_shape(input_shape, 3, "build_gap_cnn")
+    model = keras.Sequential([keras.Input(shape=shape)], name="gap_cnn")
+    for layer in report_conv_blocks():
+        model.add(layer)
+    model.add(layers.GlobalAveragePooling2D())
+    model.add(layers.Dense(64, activation="relu"))
+    model.add(layers.Dropout(0.3))
+    model.add(layers.Dense(n_classes, activation="softmax", dtype="float32"))
+    return model
