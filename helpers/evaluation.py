@@ -1,7 +1,7 @@
 """Honest evaluation: per-genre scores, confusions, fusion of probabilities and track-grouped cross-validation.
 
 Explained in chapter *Evaluation: which numbers hold up* (``chapters/08_evaluation.ipynb``), which
-shows :func:`late_fusion` and :func:`cross_validate`; the scores they use (track voting, segment and
+shows :func:`late_fusion`, :func:`cross_validate` and :func:`nested_cross_validate`; the scores they use (track voting, segment and
 track accuracy, macro F1) are in :mod:`helpers.metrics`, the splits in :mod:`helpers.splits`.
 
 The report scored its networks on *segments* drawn at random from all tracks, so segments of one
@@ -9,6 +9,8 @@ track sat on both sides of the split (the leak). :func:`cross_validate` runs rep
 track-grouped k-fold cross-validation instead, in which early stopping only ever sees inner
 validation *tracks* taken from the training folds, never the test fold; every fold is trained and
 scored by :func:`helpers.training.train_and_score`, the book's one train-and-score path.
+:func:`nested_cross_validate` chooses between candidate models inside every outer fold, on
+selection tracks that neither trained a model nor picked its early-stopping epoch.
 """
 
 from __future__ import annotations
@@ -594,7 +596,35 @@ class NestedRecorder:
 
 def nested_cross_validate(candidates: dict, feature_set, folds: Sequence[tuple], *,
                           seed: int = DEFAULT_SEED, progress: bool = True, **train_kwargs) -> NestedResult:
-    """Every candidate on every outer fold, with fit / early-stopping / selection tracks inside the fold."""
+    """Every candidate on every outer fold, with fit / early-stopping / selection tracks inside the fold.
+
+    Shown in chapter *Evaluation* (``chapters/08_evaluation.ipynb``). For each outer fold,
+    :func:`selection_split` divides the training tracks into fit, early-stopping and selection
+    tracks; every candidate is trained by :func:`helpers.training.train_and_score` on the fit
+    tracks (early stopping on the early-stopping tracks) and predicts the selection tracks and the
+    test fold. :meth:`NestedResult.choices` then picks, per fold, the candidate with the best
+    selection-track accuracy; its test score is that fold's nested score.
+
+    Parameters
+    ----------
+    candidates : dict
+        Name → ``(build_fn, options)``; ``options`` are extra keyword arguments for
+        ``train_and_score`` (e.g. ``{"fit_fn": fit_statistics_classifier}``). Their order breaks ties.
+    feature_set : FeatureSet
+    folds : sequence of tuples
+        ``(train, test)`` rows (:func:`helpers.splits.track_folds`) or ``(train, validation, test)``
+        rows (:func:`helpers.splits.filtered_folds`; the validation rows join the training side).
+    seed : int
+        Outer fold ``i`` uses ``seed + i`` (inner splits, initialisation, shuffles).
+    progress : bool
+        Show a progress bar over outer folds.
+    **train_kwargs
+        Passed to ``train_and_score`` for every candidate (``epochs``, ``patience``, ...).
+
+    Returns
+    -------
+    NestedResult
+    """
     recorder = NestedRecorder(feature_set, folds)
     for index, fold in enumerate(progress_bar(folds, progress, "outer folds")):
         train_rows, given_val, test_rows = fold_parts(fold)
