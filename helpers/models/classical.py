@@ -1,7 +1,7 @@
 """A classical baseline on the same MFCC segments: summary statistics + logistic regression.
 
-Explained in chapter *Evaluation* (``chapters/08_evaluation.ipynb``, "Improving the honest
-number"). Before deep learning, genre classifiers summarised each excerpt by a few statistics of
+Explained in chapter *Evaluation* (``chapters/08_evaluation.ipynb``, "The candidates, fixed
+before any test score"). Before deep learning, genre classifiers summarised each excerpt by a few statistics of
 its frame features (Tzanetakis & Cook 2002 used means and variances of MFCCs and other
 descriptors) and fed them to a simple classifier. On a hundred clips that is a strong baseline:
 it has about 400 weights where the report's CNN has 155,000.
