@@ -41,6 +41,11 @@ FULL_URLS = ["https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/ge
 #: Clips known to be unreadable in some copies of full GTZAN: recorded, not fatal.
 KNOWN_FAULTS = ("jazz.00054",)
 
+#: File at the root of a generated GTZAN-layout tree (``tools/rehearsal.py``) that declares it
+#: generated and states its size (``n_per_genre``, ``seconds``), so :func:`verify_gtzan_content` can
+#: check such a tree at its declared size. A real download never holds one.
+GENERATED_MARKER = "GENERATED.json"
+
 #: What :func:`fetch_gtzan` requires of each flavour's extracted content.
 EXPECTED = {
     "mini": {"n_per_genre": 10, "seconds": (29.0, 31.0), "known_faults": ()},
@@ -276,9 +281,51 @@ def load_gtzan(
     return table
 
 
-def verify_gtzan_content(root: str | os.PathLike, n_per_genre: int = 100, sr: int = SAMPLE_RATE,
-                         seconds: tuple[float, float] = (29.0, 31.0),
-                         known_faults: tuple[str, ...] = KNOWN_FAULTS) -> dict:
+def generated_marker(root: str | os.PathLike) -> dict | None:
+    """Read the :data:`GENERATED_MARKER` of a generated GTZAN-layout tree; None for any other folder.
+
+    Written by ``tools/rehearsal.py`` (the full-scale rehearsal). The marker lies in ``root`` or
+    beside the genre folders' parent folder (``genres/``).
+
+    Raises
+    ------
+    DataError
+        If a marker exists but is not ``{"generated": true, "n_per_genre": int >= 1,
+        "seconds": number > 0, ...}``, or if the folder is (or lies in) a download location:
+        ``_complete.json`` beside the marker, or ``data_home()/gtzan_full`` / ``gtzan_mini``. A
+        marker there is never trusted, so it cannot relax the check of a real download.
+    """
+    root = Path(root).expanduser()
+    folders = [root]
+    try:
+        folders.append(find_genre_root(root).parent)
+    except DataError:
+        pass
+    marker = next((f / GENERATED_MARKER for f in folders if (f / GENERATED_MARKER).is_file()), None)
+    if marker is None:
+        return None
+    downloads = [data_home(create=False) / f"gtzan_{flavour}" for flavour in ("full", "mini")]
+    resolved = marker.parent.resolve()
+    if any((f / "_complete.json").is_file() for f in {marker.parent, *folders}) or any(
+            resolved == d.resolve() or d.resolve() in resolved.parents for d in downloads):
+        raise DataError(f"{marker} declares a generated tree, but {marker.parent} is a GTZAN download "
+                        "location: a download is never generated; remove the marker or re-download")
+    try:
+        info = json.loads(marker.read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{marker} is not readable JSON ({error})") from error
+    valid = (isinstance(info, dict) and info.get("generated") is True
+             and isinstance(info.get("n_per_genre"), int) and not isinstance(info["n_per_genre"], bool)
+             and info["n_per_genre"] >= 1 and isinstance(info.get("seconds"), (int, float))
+             and info["seconds"] > 0)
+    if not valid:
+        raise DataError(f"{marker} must hold generated: true, n_per_genre (int >= 1) and seconds (> 0)")
+    return info
+
+
+def verify_gtzan_content(root: str | os.PathLike, n_per_genre: int | None = None, sr: int = SAMPLE_RATE,
+                         seconds: tuple[float, float] | None = None,
+                         known_faults: tuple[str, ...] = KNOWN_FAULTS, allow_generated: bool = True) -> dict:
     """Check that a folder holds a complete GTZAN: every genre, every clip, readable, 22050 Hz mono, ~30 s.
 
     Explained in chapter *GTZAN*. Reads only the headers (about a second for 1000 clips).
@@ -287,14 +334,18 @@ def verify_gtzan_content(root: str | os.PathLike, n_per_genre: int = 100, sr: in
     ----------
     root : path
         A GTZAN folder in either layout; macOS ``._*`` files are ignored.
-    n_per_genre : int
-        Clips each genre must have (100 for full GTZAN).
+    n_per_genre : int, optional
+        Clips each genre must have. Default: 100 (full GTZAN), or the ``n_per_genre`` a generated
+        tree declares in its :data:`GENERATED_MARKER` (see :func:`generated_marker`). Given
+        explicitly, it wins over any marker.
     sr : int
         Required sample rate in Hz.
-    seconds : (float, float)
-        Allowed clip length in seconds.
+    seconds : (float, float), optional
+        Allowed clip length in seconds. Default: (29, 31), or the generated tree's ``seconds`` ± 1.
     known_faults : tuple of str
         Track ids that may be unreadable without failing the check (recorded as faults).
+    allow_generated : bool
+        With False (:func:`fetch_gtzan`'s downloads) a folder holding a generation marker fails.
 
     Returns
     -------
@@ -305,8 +356,16 @@ def verify_gtzan_content(root: str | os.PathLike, n_per_genre: int = 100, sr: in
     ------
     DataError
         Listing every problem (missing genre folder, wrong clip count, unreadable clip, wrong
-        rate, stereo, wrong length), each naming the file.
+        rate, stereo, wrong length), each naming the file; or a marker where none may be.
     """
+    marker = generated_marker(root)
+    if marker is not None and not allow_generated:
+        raise DataError(f"{root} holds {GENERATED_MARKER}: a generated tree, not a GTZAN download")
+    if n_per_genre is None:
+        n_per_genre = marker["n_per_genre"] if marker else EXPECTED["full"]["n_per_genre"]
+    if seconds is None:
+        seconds = ((max(0.0, marker["seconds"] - 1.0), marker["seconds"] + 1.0) if marker
+                   else EXPECTED["full"]["seconds"])
     if n_per_genre < 1 or not 0 <= seconds[0] <= seconds[1]:
         raise ParameterError(f"need n_per_genre >= 1 and 0 <= seconds[0] <= seconds[1], got {n_per_genre}, {seconds}")
     table = gtzan_table(root)
@@ -378,7 +437,7 @@ def fetch_gtzan(flavour: str, download: bool = True) -> Path:
 
     def build(tmp: Path) -> None:
         remote.extract_archive(archive, tmp)
-        report = verify_gtzan_content(tmp, **EXPECTED[flavour])
+        report = verify_gtzan_content(tmp, **EXPECTED[flavour], allow_generated=False)
         sha256 = known_hash
         if flavour == "full" and known_hash is None:
             import pooch
