@@ -9,13 +9,18 @@
 #   make colab-test         — fresh venv with Colab's versions (constraints/colab.txt): unit tests + chapters 0, 2, 3
 #   make newest-test        — fresh venv with the newest versions requirements.txt allows: unit tests + chapters 0, 2, 3
 #   make setup-cells        — write the generated setup cell into every chapter (tools/setup_cell.py)
+#   make rehearsal          — every chapter with GTZAN_FLAVOUR=full on a generated 1000-clip tree (about 1.3 GB
+#                             under data/rehearsal, removed afterwards); hours on a 2-core CPU; records
+#                             runtime and peak memory per chapter in results/rehearsal/full.csv (tools/rehearsal.py)
+#   make rehearsal-quick    — the same with 5 generated clips per genre, chapters 0, 4 and 5 (minutes)
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install book test lint execute browser-test bench clean wheel-test colab-test newest-test setup-cells
+.PHONY: install book test lint execute browser-test bench clean wheel-test colab-test newest-test setup-cells \
+	rehearsal rehearsal-quick
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +82,14 @@ newest-test: $(NEWEST_VENV)/.installed
 
 setup-cells: $(STAMP)
 	$(BIN)/python -m tools.setup_cell --write
+
+rehearsal: $(STAMP)
+	$(BIN)/python -m tools.rehearsal run --per-genre 100
+
+QUICK_CHAPTERS := chapters/00_getting_started.ipynb chapters/04_gtzan.ipynb chapters/05_features.ipynb
+
+rehearsal-quick: $(STAMP)
+	$(BIN)/python -m tools.rehearsal run --per-genre 5 --chapters $(QUICK_CHAPTERS)
 
 clean:
 	rm -rf _build
