@@ -8,11 +8,18 @@ A *bundle* is two files side by side: ``<stem>.keras`` (the Keras model, native 
 reported accuracy, library versions). No pickle anywhere; the model is loaded with Keras' safe mode,
 which refuses to run arbitrary code stored in a model file. Both files are written atomically
 (a temporary file, then a rename), so an interrupted save never leaves a half-written bundle.
+
+A second kind, ``"kind": "musicnn-probe"`` (chapter 10's linear probe, written by
+``tools/train_probe_bundle.py``), is a single JSON file: which pretrained musicnn network, layer and
+pooling give the embedding (with the SHA-256 of the packaged weight file it was trained with), the
+level normalisation, and the probe's standardisation and logistic-regression arrays as JSON lists.
+:func:`read_bundle_info` checks it as strictly as the CNN bundle; :func:`save_probe_bundle` writes it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -30,6 +37,11 @@ FORMAT_VERSION = 1
 REQUIRED_METADATA = ("data", "protocol")
 _REQUIRED_KEYS = ("format", "format_version", "model_file", "feature_config", "standardization",
                   "genres", "metadata")
+#: The bundle kinds: a Keras network on MFCC segments (the default when ``kind`` is absent) and
+#: chapter 10's linear probe on musicnn embeddings.
+CNN_KIND, PROBE_KIND = "keras-cnn", "musicnn-probe"
+KINDS = (CNN_KIND, PROBE_KIND)
+_PROBE_KEYS = ("format", "format_version", "kind", "musicnn", "probe", "genres", "metadata")
 
 
 def bundle_paths(path_stem: str | os.PathLike) -> tuple[Path, Path]:
@@ -117,6 +129,10 @@ def _description_problem(info) -> str | None:
     """
     if not isinstance(info, dict) or info.get("format") != FORMAT:
         return f"is not a {FORMAT} description"
+    if info.get("kind", CNN_KIND) not in KINDS:
+        return f"kind {info.get('kind')!r} is not one of {list(KINDS)}"
+    if info.get("kind") == PROBE_KIND:
+        return _probe_problem(info)
     missing = [key for key in _REQUIRED_KEYS if key not in info]
     if missing:
         return f"lacks {missing}"
@@ -146,6 +162,157 @@ def _description_problem(info) -> str | None:
         return (f"input_shape {shape!r} does not fit the feature settings ({config.kind}, sr {config.sr}, "
                 f"hop {config.hop_length}: segments of {expected[0]} frames × {expected[1]} features)")
     return _check_stats(info["standardization"], config.n_features)
+
+
+def _genres_problem(genres) -> str | None:
+    if not isinstance(genres, list) or len(genres) < 2 or not all(isinstance(g, str) and g for g in genres) \
+            or len(set(genres)) != len(genres):
+        return f"genres {genres!r} must be a list of at least two different names"
+    return None
+
+
+def _number_array(values, shape: tuple, name: str):
+    """``values`` as a float64 array of ``shape``, or the problem with it (a str)."""
+    def numbers(v):
+        return all(numbers(x) for x in v) if isinstance(v, list) else \
+            isinstance(v, (int, float)) and not isinstance(v, bool)
+    if not isinstance(values, list) or not numbers(values):
+        return f"probe {name} must be a (nested) list of numbers"
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except ValueError:
+        return f"probe {name} is a ragged list"
+    if array.shape != shape:
+        return f"probe {name} has shape {array.shape}, expected {shape}"
+    if not np.all(np.isfinite(array)):
+        return f"probe {name} holds a NaN or infinite value"
+    return array
+
+
+def _probe_problem(info: dict) -> str | None:
+    """The first problem of a ``musicnn-probe`` description, or None (same checks on save and read)."""
+    from helpers.musicnn import LAYERS, TAGS
+
+    missing = [key for key in _PROBE_KEYS if key not in info]
+    if missing:
+        return f"lacks {missing}"
+    version = info["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+        return f"format_version {version!r} is not a bundle format this code reads (integers 1 to {FORMAT_VERSION})"
+    problem = _genres_problem(info["genres"])
+    if problem:
+        return problem
+    metadata = info["metadata"]
+    if not isinstance(metadata, dict) or any(not metadata.get(key) for key in REQUIRED_METADATA):
+        return f"metadata must name {list(REQUIRED_METADATA)} (every number must say its data and split)"
+    net = info["musicnn"]
+    if not isinstance(net, dict):
+        return "musicnn must be an object"
+    if net.get("variant") not in TAGS:
+        return f"musicnn variant {net.get('variant')!r} is not one of {sorted(TAGS)}"
+    if net.get("layer") not in LAYERS:
+        return f"musicnn layer {net.get('layer')!r} is not one of {list(LAYERS)}"
+    if net.get("pooling") not in ("mean", "max"):
+        return f"musicnn pooling {net.get('pooling')!r} is not 'mean' or 'max'"
+    digest = net.get("weights_sha256")
+    if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        return f"musicnn weights_sha256 {digest!r} is not a SHA-256 hex digest"
+    rms = net.get("target_rms")
+    if isinstance(rms, bool) or not isinstance(rms, (int, float)) or not np.isfinite(rms) or rms <= 0:
+        return f"musicnn target_rms {rms!r} must be a positive number (the level clips are scaled to)"
+    probe = info["probe"]
+    if not isinstance(probe, dict):
+        return "probe must be an object"
+    dims, n = LAYERS[net["layer"]], len(info["genres"])
+    for name, shape in (("mean", (dims,)), ("scale", (dims,)), ("coef", (n, dims)), ("intercept", (n,))):
+        array = _number_array(probe.get(name), shape, name)
+        if isinstance(array, str):
+            return array
+        if name == "scale" and array.min() <= 0:
+            return "probe scale must be positive (a scale of 0 divides by zero)"
+    return None
+
+
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_probe_bundle(path_stem, probe: dict, genres, metadata: dict, *, variant: str = "msd",
+                      layer: str = "penultimate", pooling: str = "mean", target_rms: float) -> Path:
+    """Write ``<stem>.json``, a ``musicnn-probe`` bundle (chapter 10's linear probe; no pickle).
+
+    Parameters
+    ----------
+    path_stem : path
+        E.g. ``helpers/bundled/musicnn_probe``.
+    probe : dict
+        :meth:`helpers.models.probe.ProbeClassifier.to_dict` of the fitted probe (``mean``,
+        ``scale``, ``coef``, ``intercept``; the other entries are kept as notes).
+    genres : sequence of str
+        Class names in the probe's output order.
+    metadata : dict
+        Must name ``data`` and ``protocol`` (as :func:`save_bundle`).
+    variant, layer, pooling
+        The musicnn network, its layer and the pooling over a clip's patches.
+    target_rms : float
+        The RMS level every clip was scaled to before the log-mel (:func:`helpers.engine.normalise_level`).
+
+    Returns
+    -------
+    pathlib.Path
+        The JSON file.
+
+    Raises
+    ------
+    DataError
+        If any entry is invalid (same checks as :func:`read_bundle_info`).
+    """
+    from helpers.musicnn import weights_path
+
+    _, json_path = bundle_paths(path_stem)
+    probe = json.loads(json.dumps({k: np.asarray(v).tolist() if isinstance(v, np.ndarray) else v
+                                   for k, v in probe.items()}))
+    weights = weights_path(variant) if variant in ("msd", "mtt") else None
+    info = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": PROBE_KIND,
+        "musicnn": {"variant": variant, "layer": layer, "pooling": pooling,
+                    "weights_file": weights.name if weights else None,
+                    "weights_sha256": file_sha256(weights) if weights and weights.is_file() else None,
+                    "target_rms": target_rms},
+        "probe": probe,
+        "genres": [str(g) for g in genres],
+        "metadata": json.loads(json.dumps(metadata)),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017
+    }
+    problem = _description_problem(info)
+    if problem:
+        raise DataError(f"bundle {json_path}: {problem}")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_text(json_path, json.dumps(info, indent=1) + "\n")
+    return json_path
+
+
+def _read_probe_info(info: dict, json_path: Path) -> dict:
+    """Finish reading a checked ``musicnn-probe`` description: its weight file must match its SHA-256."""
+    from helpers.musicnn import weights_path
+
+    path = weights_path(info["musicnn"]["variant"])
+    if not path.is_file():
+        raise DataError(f"model bundle {json_path}: the musicnn weight file {path} is missing")
+    if file_sha256(path) != info["musicnn"]["weights_sha256"]:
+        raise DataError(f"model bundle {json_path}: the musicnn weight file {path} is not the one the probe "
+                        "was trained with (SHA-256 differs); retrain it with tools/train_probe_bundle.py")
+    info["weights_path"] = path
+    info["probe_arrays"] = {k: np.asarray(info["probe"][k], dtype=np.float64)
+                            for k in ("mean", "scale", "coef", "intercept")}
+    return info
 
 
 def _network_shapes(keras_path: Path) -> tuple[list, int | None]:
@@ -263,6 +430,12 @@ def read_bundle_info(path_stem) -> dict:
     architecture, without TensorFlow): its input shape must be the one the feature settings give
     and its output width the number of genres.
 
+    A ``musicnn-probe`` bundle (``info["kind"]``) has no network file: its entries are checked
+    (shapes of the probe's arrays against the layer's size and the genres, finite numbers) and the
+    packaged musicnn weight file must have the recorded SHA-256; ``weights_path`` and
+    ``probe_arrays`` (float64 arrays) are added instead of ``keras_path``, ``features``, ``mean``
+    and ``std``.
+
     Raises
     ------
     DataError
@@ -278,6 +451,9 @@ def read_bundle_info(path_stem) -> dict:
     problem = _description_problem(info)
     if problem:
         raise DataError(f"model bundle {json_path}: {problem}")
+    info.setdefault("kind", CNN_KIND)
+    if info["kind"] == PROBE_KIND:
+        return _read_probe_info(info, json_path)
     info["keras_path"] = json_path.with_name(info["model_file"])
     if not info["keras_path"].is_file():
         raise DataError(f"model bundle {json_path}: its model file {info['keras_path']} is missing")
@@ -321,6 +497,9 @@ def load_bundle(path_stem):
     import keras
 
     info = read_bundle_info(path_stem)
+    if info["kind"] == PROBE_KIND:
+        raise DataError(f"model bundle {bundle_paths(path_stem)[1]} is a {PROBE_KIND} bundle, not a Keras "
+                        "model: use helpers.predict.GenrePredictor (or read_bundle_info)")
     keras_path, json_path = info["keras_path"], bundle_paths(path_stem)[1]
     try:
         model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)

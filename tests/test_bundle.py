@@ -211,3 +211,69 @@ def test_shipped_bundle_loads_through_the_older_keras_path():
     rebuilt = load_with_older_keras(path)
     x = np.random.default_rng(0).standard_normal((2, *reference.input_shape[1:])).astype("float32")
     np.testing.assert_allclose(rebuilt.predict(x, verbose=0), reference.predict(x, verbose=0), atol=1e-6)
+
+
+# ------------------------------------------------------------------ musicnn-probe bundles (issue 14)
+
+
+def _probe_dict(dims=200, n=10, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"kind": "embedding-logistic", "C": 0.01, "mean": rng.normal(size=dims).tolist(),
+            "scale": (np.abs(rng.normal(size=dims)) + 0.5).tolist(),
+            "coef": rng.normal(size=(n, dims)).tolist(), "intercept": rng.normal(size=n).tolist()}
+
+
+def _save_probe(stem, **changes):
+    from helpers.bundle import save_probe_bundle
+
+    args = {"probe": _probe_dict(), "genres": GENRES, "metadata": {"data": "synthetic", "protocol": "test"}}
+    args.update(changes)
+    return save_probe_bundle(stem, args.pop("probe"), args.pop("genres"), args.pop("metadata"),
+                             target_rms=0.1, **args)
+
+
+def test_probe_bundle_round_trip(tmp_path):
+    from helpers.bundle import PROBE_KIND, file_sha256
+    from helpers.musicnn import weights_path
+
+    path = _save_probe(tmp_path / "probe")
+    assert path == tmp_path / "probe.json" and not (tmp_path / "probe.keras").exists()
+    info = read_bundle_info(tmp_path / "probe")
+    assert info["kind"] == PROBE_KIND and info["weights_path"] == weights_path("msd")
+    assert info["musicnn"]["weights_sha256"] == file_sha256(weights_path("msd"))
+    assert info["probe_arrays"]["coef"].shape == (10, 200)
+    with pytest.raises(DataError, match="not a Keras model"):
+        load_bundle(tmp_path / "probe")
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"genres": GENRES[:9]}, r"probe coef has shape \(10, 200\), expected \(9, 200\)"),
+    ({"probe": {**_probe_dict(), "mean": [float("nan")] * 200}}, "NaN"),
+    ({"probe": _probe_dict(dims=199)}, r"expected \(200,\)"),
+    ({"probe": {**_probe_dict(), "scale": [0.0] * 200}}, "scale must be positive"),
+    ({"layer": "conv9"}, "musicnn layer 'conv9'"),
+    ({"variant": "jukebox"}, "musicnn variant 'jukebox'"),
+    ({"pooling": "median"}, "pooling 'median'"),
+    ({"metadata": {"data": "mini"}}, "metadata must name"),
+])
+def test_probe_bundle_save_refuses_bad_entries(tmp_path, changes, message):
+    with pytest.raises(DataError, match=message):
+        _save_probe(tmp_path / "probe", **changes)
+    assert not (tmp_path / "probe.json").exists()
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda info: info.update(kind="musicnn-svm"), "kind 'musicnn-svm'"),
+    (lambda info: info["probe"].update(intercept=[1.0] * 9), r"intercept has shape \(9,\)"),
+    (lambda info: info["probe"].update(coef=[["x"] * 200] * 10), "list of numbers"),
+    (lambda info: info["musicnn"].update(weights_sha256="0" * 64), "SHA-256 differs"),
+    (lambda info: info["musicnn"].update(target_rms=-1), "target_rms"),
+    (lambda info: info.pop("probe"), "lacks"),
+])
+def test_probe_bundle_read_refuses_edited_descriptions(tmp_path, edit, message):
+    path = _save_probe(tmp_path / "probe")
+    info = json.loads(path.read_text())
+    edit(info)
+    path.write_text(json.dumps(info))
+    with pytest.raises(DataError, match=message):
+        read_bundle_info(tmp_path / "probe")
