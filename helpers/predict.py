@@ -2,7 +2,13 @@
 
 Explained in chapter *Beyond* (``chapters/09_beyond.ipynb``), section "Classify your own clip".
 
-The command loads the book's saved model bundle (:func:`helpers.config.default_bundle`, see
+Two models can answer (``--model``): ``probe`` (the default: chapter 10's linear probe on the
+pretrained musicnn network's embeddings, bundle ``helpers/bundled/musicnn_probe.json`` written by
+``tools/train_probe_bundle.py``; every clip is scaled to a fixed RMS level first, as in training,
+so loudness does not decide the genre; musicnn runs in NumPy, :class:`helpers.engine.MusicnnNumpy`)
+and ``cnn`` (chapter 8's CNN, described below). ``--bundle`` names any other bundle.
+
+The CNN path loads the book's saved model bundle (:func:`helpers.config.default_bundle`, see
 :mod:`helpers.bundle`), reads any audio file librosa can read (any sample rate → resampled to the
 model's rate; stereo → mono; at least one 6 s segment, at most :data:`MAX_SECONDS`), cuts it into
 the model's segments with the *same* feature code that trained the model
@@ -33,13 +39,27 @@ import soundfile as sf
 
 from helpers.audio import load_mono
 from helpers.backend import native_stderr_silenced
-from helpers.bundle import load_bundle, read_bundle_info
-from helpers.config import default_bundle
-from helpers.engine import NumpyModel
+from helpers.bundle import PROBE_KIND, load_bundle, read_bundle_info
+from helpers.config import BUNDLED_DIR, default_bundle
+from helpers.engine import MusicnnNumpy, NumpyModel, musicnn_patch_embeddings, probe_probabilities
 from helpers.errors import DataError, ParameterError
 from helpers.features import clip_features
 
 ENGINES = ("auto", "numpy", "keras")
+#: The models ``--model`` chooses between, and the default (see the README, "Classify your own clip",
+#: for the validation-track evidence behind it).
+MODELS = ("probe", "cnn")
+DEFAULT_MODEL = "probe"
+#: File stem of the probe bundle shipped as package data.
+PROBE_BUNDLE_NAME = "musicnn_probe"
+
+
+def model_bundle(model: str = DEFAULT_MODEL) -> Path:
+    """The bundle stem of a ``--model`` name: the shipped probe, or the CNN of
+    :func:`helpers.config.default_bundle`."""
+    if model not in MODELS:
+        raise ParameterError(f"model must be one of {MODELS}, got {model!r}")
+    return BUNDLED_DIR / PROBE_BUNDLE_NAME if model == "probe" else default_bundle()
 #: Longest input the command reads (10 minutes): about 53 MB of float32 samples at 22,050 Hz.
 #: Longer files are refused before they are decoded (cut them first, e.g. ``ffmpeg -t 600``).
 MAX_SECONDS = 600.0
@@ -108,6 +128,35 @@ def read_clip(path, sr: int, max_seconds: float = MAX_SECONDS) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # The predictor
 # ---------------------------------------------------------------------------------------------
+
+
+class _KerasMusicnn:
+    """musicnn through Keras (:func:`helpers.musicnn.load_musicnn`), with :class:`MusicnnNumpy`'s ``predict``."""
+
+    def __init__(self, variant: str):
+        from helpers.musicnn import load_musicnn
+
+        self.net = load_musicnn(variant)
+
+    def predict(self, patches) -> dict:
+        out = self.net.predict_on_batch(np.asarray(patches, dtype=np.float32))
+        return {k: np.asarray(v) for k, v in out.items()}
+
+
+class _ProbeModel:
+    """A ``musicnn-probe`` bundle applied to a signal at 16 kHz: per-patch and clip probabilities."""
+
+    def __init__(self, info: dict, engine: str):
+        self.info, net = info, info["musicnn"]
+        self.network = MusicnnNumpy(info["weights_path"]) if engine != "keras" else _KerasMusicnn(net["variant"])
+
+    def probabilities(self, y, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(clip probabilities (n_genres,), per-patch probabilities (n_patches, n_genres))``."""
+        net, probe = self.info["musicnn"], self.info["probe_arrays"]
+        per_patch = musicnn_patch_embeddings(y, sr, self.network, net["layer"], net["target_rms"])
+        pooled = per_patch.mean(axis=0) if net["pooling"] == "mean" else per_patch.max(axis=0)
+        clip = probe_probabilities(pooled[np.newaxis], probe)[0]
+        return clip.astype(np.float32), probe_probabilities(per_patch, probe).astype(np.float32)
 
 
 class _KerasModel:
@@ -214,12 +263,22 @@ class GenrePredictor:
         if not max_seconds > 0:
             raise ParameterError(f"max_seconds must be positive, got {max_seconds!r}")
         start = time.perf_counter()
-        self.info = read_bundle_info(bundle if bundle is not None else default_bundle())
-        self.config = self.info["features"]
+        self.info = read_bundle_info(bundle if bundle is not None else model_bundle(DEFAULT_MODEL))
+        self.kind = self.info["kind"]
         self.genres = tuple(self.info["genres"])
         self.max_segments = max_segments
         self.max_seconds = max_seconds
         self.model = None
+        if self.kind == PROBE_KIND:
+            from helpers.musicnn import SR
+
+            self.config, self.sr = None, SR
+            self.model = _ProbeModel(self.info, engine)
+            self.engine = "keras" if engine == "keras" else "numpy"
+            self.load_seconds = time.perf_counter() - start
+            return
+        self.config = self.info["features"]
+        self.sr = self.config.sr
         if engine in ("auto", "numpy"):
             try:
                 self.model = NumpyModel(self.info["keras_path"])
@@ -240,8 +299,35 @@ class GenrePredictor:
             raise DataError(f"model bundle {self.info['keras_path']}: the network maps {input_shape} to {width} "
                             f"outputs; the description says {self.info['input_shape']} and {len(self.genres)} genres")
 
+    def _predict_probe(self, y, name: str, top: int) -> Prediction:
+        from helpers.musicnn import PATCH_SECONDS
+
+        t0 = time.perf_counter()
+        y = np.asarray(y, dtype=np.float32)
+        if len(y) < PATCH_SECONDS * self.sr:
+            raise DataError(f"{name} is {len(y)} samples long at {self.sr} Hz, shorter than one segment "
+                            f"({PATCH_SECONDS:.3f} s: one musicnn patch)")
+        if self.max_segments is not None:
+            y = y[: int(np.ceil((self.max_segments * PATCH_SECONDS + 0.1) * self.sr))]
+        mean, probs = self.model.probabilities(y, self.sr)
+        t1 = time.perf_counter()
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(probs))):
+            raise DataError(f"{name}: the probe gave non-finite probabilities (check the bundle)")
+        order = np.argsort(-mean, kind="stable")[: max(1, int(top))]
+        return Prediction(path=str(name), top=[(self.genres[i], float(mean[i])) for i in order],
+                          probabilities=mean, genres=self.genres, n_segments=len(probs),
+                          duration=len(y) / self.sr, seconds={"features": 0.0, "predict": t1 - t0},
+                          segment_probabilities=probs)
+
     def predict_signal(self, y, name: str = "signal", top: int = 3) -> Prediction:
-        """Classify a mono signal already at the model's sample rate."""
+        """Classify a mono signal already at the model's sample rate (:attr:`sr`).
+
+        For the CNN: probabilities averaged over its 6 s segments. For the probe: the probe on the
+        clip's mean (or max) musicnn embedding over its 3 s patches; ``segment_probabilities``
+        are then the probe applied to each patch's embedding (for looking; they are not averaged).
+        """
+        if self.kind == PROBE_KIND:
+            return self._predict_probe(y, name, top)
         t0 = time.perf_counter()
         y = np.asarray(y, dtype=np.float32)
         need = self.config.segment_samples
@@ -276,7 +362,7 @@ class GenrePredictor:
     def predict_file(self, path, top: int = 3) -> Prediction:
         """Read, check and classify one audio file (see :func:`read_clip`)."""
         t0 = time.perf_counter()
-        y = read_clip(path, sr=self.config.sr, max_seconds=self.max_seconds)
+        y = read_clip(path, sr=self.sr, max_seconds=self.max_seconds)
         t1 = time.perf_counter()
         result = self.predict_signal(y, name=f"audio file {path}", top=top)
         result.path = str(path)
@@ -355,11 +441,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genre-predict",
         description="Print the top genres of audio files with the book's saved GTZAN model "
-        "(probabilities averaged over 6 s segments). Exit status: 0 all files classified, "
+        "(default: a linear probe on pretrained musicnn embeddings over 3 s patches; --model cnn: "
+        "chapter 8's CNN, probabilities averaged over 6 s segments). Exit status: 0 all files classified, "
         "1 a file could not be classified (the others still are), 2 bad model bundle or arguments.",
     )
-    parser.add_argument("files", nargs="+", help=f"audio files (wav, flac, ogg, mp3...; 6 s to {MAX_SECONDS:g} s)")
-    parser.add_argument("--bundle", default=None, help="model bundle stem (default: the book's model)")
+    parser.add_argument("files", nargs="+",
+                        help=f"audio files (wav, flac, ogg, mp3...; 3 s (probe) or 6 s (cnn) to {MAX_SECONDS:g} s)")
+    parser.add_argument("--model", choices=MODELS, default=None,
+                        help=f"which shipped model answers (default {DEFAULT_MODEL}: the linear probe on "
+                        "musicnn embeddings; cnn: chapter 8's CNN on MFCCs)")
+    parser.add_argument("--bundle", default=None, help="model bundle stem (overrides --model)")
     parser.add_argument("--top", type=_positive_int, default=3, help="how many genres to print (default 3)")
     parser.add_argument("--engine", choices=ENGINES, default="auto",
                         help="'numpy' runs the network without TensorFlow (fast start); 'auto' falls back to Keras")
@@ -408,7 +499,8 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     args = _parser().parse_args(argv)  # bad arguments: argparse prints the usage and exits 2
     try:
-        predictor = GenrePredictor(args.bundle, engine=args.engine)
+        bundle = args.bundle if args.bundle is not None else model_bundle(args.model or DEFAULT_MODEL)
+        predictor = GenrePredictor(bundle, engine=args.engine)
     except (DataError, NotImplementedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

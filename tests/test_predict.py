@@ -16,7 +16,7 @@ from helpers.audio import load_mono
 from helpers.bundle import read_bundle_info
 from helpers.config import GENRES, default_bundle
 from helpers.errors import DataError, ParameterError
-from helpers.predict import GenrePredictor, main, predict_files
+from helpers.predict import DEFAULT_MODEL, GenrePredictor, main, model_bundle, predict_files
 
 REPO = Path(__file__).resolve().parent.parent
 SR = 22050
@@ -205,14 +205,14 @@ def test_unsupported_layers_fall_back_to_keras(tmp_path, tiny_bundle):
 
 @pytest.mark.skipif(not Path(str(default_bundle()) + ".json").is_file(), reason="no committed model bundle")
 def test_committed_bundle_loads_and_predicts():
-    predictor = GenrePredictor()
+    predictor = GenrePredictor(model_bundle("cnn"))
     assert predictor.engine == "numpy"  # the book's model needs no TensorFlow to run
     assert predictor.genres == GENRES
-    assert predictor.info["metadata"]["data"] in ("full", "mini", "synthetic")
+    assert predictor.info["metadata"]["data"].split()[0] in ("full", "mini", "synthetic")  # e.g. "mini GTZAN"
     result = predictor.predict_signal(_tone(12.5, SR), name="tone")
     assert result.n_segments == 2 and result.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
     pytest.importorskip("keras")
-    slow = GenrePredictor(engine="keras").predict_signal(_tone(12.5, SR), name="tone")
+    slow = GenrePredictor(model_bundle("cnn"), engine="keras").predict_signal(_tone(12.5, SR), name="tone")
     np.testing.assert_allclose(result.segment_probabilities, slow.segment_probabilities, atol=1e-5)
 
 
@@ -321,3 +321,84 @@ def test_long_files_are_refused_before_decoding(tiny_bundle, audio_files):
     assert predictor.predict_file(audio_files["good"]).n_segments == 2
     with pytest.raises(ParameterError, match="max_seconds"):
         GenrePredictor(tiny_bundle, max_seconds=0)
+
+
+# ------------------------------------------------------------------ the musicnn probe bundle (issue 14)
+
+
+@pytest.fixture(scope="session")
+def probe_bundle(tmp_path_factory):
+    """A probe bundle with random (but valid) arrays: tests the path, not the accuracy."""
+    from helpers.bundle import save_probe_bundle
+
+    rng = np.random.default_rng(0)
+    probe = {"mean": rng.normal(0, 0.1, 200).tolist(), "scale": (np.abs(rng.normal(size=200)) + 0.5).tolist(),
+             "coef": rng.normal(0, 0.3, (10, 200)).tolist(), "intercept": rng.normal(size=10).tolist()}
+    stem = tmp_path_factory.mktemp("probe") / "probe"
+    save_probe_bundle(stem, probe, GENRES, {"data": "synthetic", "protocol": "none (test fixture)"},
+                      target_rms=0.1)
+    return stem
+
+
+def test_probe_bundle_predicts_a_file(probe_bundle, audio_files):
+    predictor = GenrePredictor(probe_bundle)
+    assert predictor.engine == "numpy" and predictor.sr == 16000
+    result = predictor.predict_file(audio_files["good"])
+    assert result.error is None and result.n_segments == 4  # 13 s holds four 3 s musicnn patches
+    assert result.probabilities.shape == (10,) and result.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    assert result.top[0][1] == pytest.approx(result.probabilities.max())
+    assert result.segment_probabilities.shape == (4, 10)
+
+
+def test_probe_bundle_ignores_the_level(probe_bundle, tmp_path):
+    """The clip is scaled to a fixed RMS before the log-mel: half or double volume changes nothing."""
+    predictor = GenrePredictor(probe_bundle)
+    y = _tone(7.0, SR)
+    results = []
+    for gain in (0.5, 1.0, 2.0):
+        path = tmp_path / f"gain{gain}.wav"
+        sf.write(path, gain * y, SR, subtype="FLOAT")
+        results.append(predictor.predict_file(path).probabilities)
+    np.testing.assert_allclose(results[0], results[1], atol=1e-4)
+    np.testing.assert_allclose(results[2], results[1], atol=1e-4)
+
+
+def test_probe_bundle_numpy_equals_keras(probe_bundle, audio_files):
+    pytest.importorskip("keras")
+    fast = GenrePredictor(probe_bundle, engine="numpy").predict_file(audio_files["good"])
+    slow = GenrePredictor(probe_bundle, engine="keras").predict_file(audio_files["good"])
+    np.testing.assert_allclose(fast.probabilities, slow.probabilities, atol=1e-4)
+
+
+def test_probe_bundle_short_clip_and_bad_bundle(probe_bundle, audio_files, tmp_path, capsys):
+    [result] = predict_files([audio_files["short"]], bundle=probe_bundle, on_error="keep")
+    assert result.error is None and result.n_segments == 1  # 3 s is one musicnn patch
+    path = tmp_path / "tiny.wav"
+    sf.write(path, _tone(2.5, SR), SR)
+    [result] = predict_files([path], bundle=probe_bundle, on_error="keep")
+    assert "shorter than one segment" in result.error
+    info = json.loads(Path(str(probe_bundle) + ".json").read_text())
+    info["probe"]["coef"] = info["probe"]["coef"][:9]
+    Path(tmp_path / "bad.json").write_text(json.dumps(info))
+    assert main([str(audio_files["good"]), "--bundle", str(tmp_path / "bad"), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "probe coef has shape (9, 200)" in err
+
+
+def test_model_option_chooses_the_shipped_bundle():
+    assert DEFAULT_MODEL == "probe"
+    assert model_bundle("cnn") == default_bundle()
+    assert model_bundle("probe").name == "musicnn_probe"
+    with pytest.raises(ParameterError):
+        model_bundle("svm")
+
+
+@pytest.mark.skipif(not Path(str(model_bundle("probe")) + ".json").is_file(), reason="no shipped probe bundle")
+def test_shipped_probe_bundle_cli_runs_without_tensorflow(audio_files):
+    code = ("import sys; from helpers.predict import main; "
+            f"rc = main([{str(audio_files['good'])!r}, '--json']); "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["error"] is None and record["top"][0][0] in GENRES and record["segments"] == 4
