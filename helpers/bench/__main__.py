@@ -1,4 +1,4 @@
-"""Run a benchmark: ``python -m helpers.bench features``, ``training`` or ``embeddings``."""
+"""Run a benchmark: ``python -m helpers.bench features``, ``training``, ``embeddings`` or ``predict``."""
 
 import importlib
 import sys
@@ -7,6 +7,7 @@ BENCHMARKS = {
     "features": "helpers.bench.features",  # chapter *From audio to features*
     "training": "helpers.bench.training",  # chapters *CNN* and *LSTM*
     "embeddings": "helpers.bench.embeddings",  # chapter *Transfer learning*
+    "predict": "helpers.bench.predict",  # genre-predict: cold start and per clip, probe vs CNN
 }
 
 
