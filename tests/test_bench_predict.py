@@ -37,6 +37,7 @@ def test_benchmark_runs_on_two_clips(tmp_path, capsys):
 
 def test_targets_report_and_strict_exit_code(monkeypatch, capsys):
     slow = {"clips": 6, "cpu_count": 2, "repeats": 1, "probe_cold_s": 12.0, "probe_per_clip_s": 0.8,
+            "probe_per_clip_cpu_s": 0.7, "cnn_per_clip_cpu_s": 0.1,
             "cnn_cold_s": 3.0, "cnn_per_clip_s": 0.2, "cold_ratio": 4.0, "per_clip_ratio": 4.0}
     assert not bench.targets_met(slow) and bench.targets_met(slow, "cnn")
     assert bench.targets_met({**slow, "probe_cold_s": 9.0})
