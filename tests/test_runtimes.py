@@ -67,9 +67,9 @@ def test_planned_chapters_include_commented_toc_lines_and_the_design(tmp_path):
     toc = tmp_path / "_toc.yml"
     toc.write_text("root: intro\nparts:\n  - chapters:\n      - file: chapters/00_getting_started\n"
                    "      # - file: chapters/06_cnn\n      - file: chapters/course_plan\n")
-    toc.write_text(toc.read_text() + "      - file: chapters/10_extra\n")
+    toc.write_text(toc.read_text() + "      - file: chapters/11_extra\n")
     planned = runtimes.planned_chapters(toc)
-    assert planned[-1] == "10_extra" and planned[6] == "06_cnn"
+    assert planned[-1] == "11_extra" and planned[6] == "06_cnn"
     assert set(runtimes.BOOK_CHAPTERS) < set(planned)  # design chapters stay defined if the toc drops one
 
 
@@ -115,3 +115,13 @@ def test_stamp_runtime_writes_the_recorded_time(tmp_path):
     bare = _write(tmp_path / "07_lstm.ipynb", [_cell()], title="# 7. LSTM")
     assert runtimes.stamp_runtime(bare).startswith("**Runtime**: not yet executed")
     assert runtimes.stated_runtime(bare) is not None
+
+
+def test_rehearsal_table_labels_a_quick_record(tmp_path):
+    assert "no rehearsal recorded yet" in runtimes.rehearsal_markdown(tmp_path / "missing.csv")
+    path = tmp_path / "full.csv"
+    path.write_text("chapter,clips,per_genre,seconds,peak_rss_mb,status,executed_utc,machine,notes\n"
+                    "04_gtzan,50,5,8.5,405.1,ok,2026-12-01 07:52,cpu,derived\n")
+    text = runtimes.rehearsal_markdown(path)
+    assert "| 04_gtzan | 50 (5) | 8 s | 405 MB | ok | 2026-12-01 07:52 |" in text
+    assert "1000-clip run" in text and "not yet recorded" in text

@@ -293,6 +293,34 @@ def exercises_markdown(stem: str, chapters_dir: str | os.PathLike | None = None)
     return "\n".join(f"{number}. {question}" for number, question in items)
 
 
+#: The record ``python -m tools.rehearsal run`` writes (chapters run on a generated full-size GTZAN tree).
+REHEARSAL_CSV = REPO / "results" / "rehearsal" / "full.csv"
+
+
+def rehearsal_markdown(path: str | os.PathLike | None = None) -> str:
+    """The full-scale rehearsal record as a Markdown table, or a line saying it is not recorded yet.
+
+    Explained in the page *Course plan*: runtime and peak memory per chapter with
+    ``GTZAN_FLAVOUR=full`` on a generated GTZAN-layout tree (``make rehearsal``; ``make
+    rehearsal-quick`` records a small tree, labelled by its clips per genre).
+    """
+    path = Path(path) if path is not None else REHEARSAL_CSV
+    if not path.is_file():
+        return "*(no rehearsal recorded yet: `make rehearsal`)*"
+    table = pd.read_csv(path)
+    lines = ["| Chapter | Clips (per genre) | Runtime | Peak memory | Status | Executed (UTC) |",
+             "|---|---:|---:|---:|---|---|"]
+    for row in table.itertuples(index=False):
+        lines.append(f"| {row.chapter} | {row.clips} ({row.per_genre}) | {format_seconds(row.seconds)} "
+                     f"| {row.peak_rss_mb:,.0f} MB | {row.status} | {row.executed_utc} |")
+    if not (table["per_genre"] >= 100).any():
+        lines.append("")
+        lines.append("*The 1000-clip run (`make rehearsal`: hours on a 2-core CPU, about 1.3 GB of disk "
+                     "under the data folder, removed afterwards) is not yet recorded; the rows above come "
+                     "from the quick variant (`make rehearsal-quick`).*")
+    return "\n".join(lines)
+
+
 def substitutions(chapters_dir: str | os.PathLike | None = None) -> dict[str, str]:
     """MyST substitutions for the *Course plan* page.
 
@@ -305,6 +333,7 @@ def substitutions(chapters_dir: str | os.PathLike | None = None) -> dict[str, st
     timed = table["seconds"].dropna()
     subs["runtime_total"] = format_seconds(float(timed.sum())) if len(timed) else NOT_TIMED
     subs["runtime_table"] = markdown_table(table)
+    subs["rehearsal_table"] = rehearsal_markdown()
     return subs
 
 
