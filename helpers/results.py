@@ -69,9 +69,14 @@ def save_results(frame: pd.DataFrame, name: str, folder: str | Path | None = Non
 
 
 def load_results(folder: str | Path | None = None) -> pd.DataFrame:
-    """Concatenate every ``<results_dir()>/*.csv`` (in file-name order) into one table."""
+    """Concatenate the results tables of ``<results_dir()>/*.csv`` (in file-name order) into one table.
+
+    Only files with exactly the :data:`COLUMNS` are results tables; supplementary tables a chapter
+    writes beside them (per-fold scores, per-track predictions) are left out.
+    """
     folder = Path(folder) if folder is not None else results_dir()
-    files = sorted(folder.glob("*.csv"))
-    if not files:
+    tables = [table for table in (pd.read_csv(f) for f in sorted(folder.glob("*.csv")))
+              if tuple(table.columns) == COLUMNS]
+    if not tables:
         return pd.DataFrame(columns=list(COLUMNS))
-    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    return pd.concat(tables, ignore_index=True)

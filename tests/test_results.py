@@ -24,3 +24,13 @@ def test_round_trip(tmp_path):
 def test_empty_folder(tmp_path):
     assert isinstance(load_results(tmp_path), pd.DataFrame)
     assert load_results(tmp_path).empty
+
+
+def test_load_results_skips_supplementary_tables(tmp_path):
+    save_results(results_frame([{"chapter": "08", "model": "cnn", "data": "mini GTZAN",
+                                 "split": "track-grouped 5-fold × 2", "accuracy": 0.7}]), "08_evaluation",
+                 folder=tmp_path)
+    pd.DataFrame({"model": ["cnn"], "repeat": [0], "fold": [0], "track_vote_accuracy": [0.7]}).to_csv(
+        tmp_path / "08_fold_scores.csv", index=False)
+    back = load_results(tmp_path)
+    assert list(back["model"]) == ["cnn"] and tuple(back.columns) == COLUMNS
