@@ -458,14 +458,23 @@ def probe_probabilities(embedding, probe: dict) -> np.ndarray:
 
 
 def musicnn_patch_embeddings(y, sr: int, net, layer: str = "penultimate",
-                             target_rms: float = TARGET_RMS) -> np.ndarray:
+                             target_rms: float = TARGET_RMS, timings: dict | None = None) -> np.ndarray:
     """One clip's per-patch musicnn embeddings, ``(n_patches, dims)``: level normalised to
     ``target_rms`` (:func:`normalise_level`), musicnn's log-mel, 3 s patches, ``net.predict``.
 
     The one embedding path of the probe bundle, used by ``tools/train_probe_bundle.py`` to train
     it and by ``genre-predict`` to apply it; ``net`` is a :class:`MusicnnNumpy` (or anything with
-    the same ``predict``).
+    the same ``predict``). A ``timings`` dict receives the seconds of ``features`` (level, log-mel,
+    patches) and ``predict`` (the network).
     """
+    import time
+
     from helpers.musicnn import log_mel, patches
 
-    return net.predict(patches(log_mel(normalise_level(y, target_rms), sr)))[layer]
+    start = time.perf_counter()
+    x = patches(log_mel(normalise_level(y, target_rms), sr))
+    middle = time.perf_counter()
+    out = net.predict(x)[layer]
+    if timings is not None:
+        timings.update(features=middle - start, predict=time.perf_counter() - middle)
+    return out

@@ -150,10 +150,11 @@ class _ProbeModel:
         self.info, net = info, info["musicnn"]
         self.network = MusicnnNumpy(info["weights_path"]) if engine != "keras" else _KerasMusicnn(net["variant"])
 
-    def probabilities(self, y, sr: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(clip probabilities (n_genres,), per-patch probabilities (n_patches, n_genres))``."""
+    def probabilities(self, y, sr: int, timings: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(clip probabilities (n_genres,), per-patch probabilities (n_patches, n_genres))``;
+        ``timings`` receives the seconds of ``features`` and ``predict``."""
         net, probe = self.info["musicnn"], self.info["probe_arrays"]
-        per_patch = musicnn_patch_embeddings(y, sr, self.network, net["layer"], net["target_rms"])
+        per_patch = musicnn_patch_embeddings(y, sr, self.network, net["layer"], net["target_rms"], timings)
         pooled = per_patch.mean(axis=0) if net["pooling"] == "mean" else per_patch.max(axis=0)
         clip = probe_probabilities(pooled[np.newaxis], probe)[0]
         return clip.astype(np.float32), probe_probabilities(per_patch, probe).astype(np.float32)
@@ -309,14 +310,15 @@ class GenrePredictor:
                             f"({PATCH_SECONDS:.3f} s: one musicnn patch)")
         if self.max_segments is not None:
             y = y[: int(np.ceil((self.max_segments * PATCH_SECONDS + 0.1) * self.sr))]
-        mean, probs = self.model.probabilities(y, self.sr)
-        t1 = time.perf_counter()
+        timings = {}
+        mean, probs = self.model.probabilities(y, self.sr, timings)
+        timings["predict"] += time.perf_counter() - t0 - sum(timings.values())  # the probe itself
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(probs))):
             raise DataError(f"{name}: the probe gave non-finite probabilities (check the bundle)")
         order = np.argsort(-mean, kind="stable")[: max(1, int(top))]
         return Prediction(path=str(name), top=[(self.genres[i], float(mean[i])) for i in order],
                           probabilities=mean, genres=self.genres, n_segments=len(probs),
-                          duration=len(y) / self.sr, seconds={"features": 0.0, "predict": t1 - t0},
+                          duration=len(y) / self.sr, seconds=timings,
                           segment_probabilities=probs)
 
     def predict_signal(self, y, name: str = "signal", top: int = 3) -> Prediction:
