@@ -125,9 +125,10 @@ def model_dir(create: bool = False) -> Path:
 
 
 def default_bundle() -> Path:
-    """Return the stem of ``genre-predict``'s default model bundle.
+    """Return the stem of the CNN model bundle (chapter 8's network; ``genre-predict --model cnn``).
 
-    The bundle chapter 8 saved in this environment (``model_dir() / BUNDLE_NAME``) if there is one,
+    ``genre-predict``'s default model is the musicnn probe (``helpers.predict.DEFAULT_MODEL``,
+    chapter 10). The CNN bundle is the one chapter 8 saved in this environment (``model_dir() / BUNDLE_NAME``) if there is one,
     else the one shipped as package data (``BUNDLED_DIR / BUNDLE_NAME``). In a checkout both are
     the same files.
     """
