@@ -128,23 +128,14 @@ def default_bundle() -> Path:
     """Return the stem of the CNN model bundle (chapter 8's network; ``genre-predict --model cnn``).
 
     ``genre-predict``'s default model is the musicnn probe (``helpers.predict.DEFAULT_MODEL``,
-    chapter 10). The CNN bundle is the one chapter 8 saved in this environment (``model_dir() / BUNDLE_NAME``) if there is one,
-    else the one shipped as package data (``BUNDLED_DIR / BUNDLE_NAME``). In a checkout both are
-    the same files.
+    chapter 10). The CNN bundle is the one chapter 8 saved in this environment
+    (``model_dir() / BUNDLE_NAME``) if there is one, else the one shipped as package data
+    (``BUNDLED_DIR / BUNDLE_NAME``). In a checkout both are the same files.
     """
     trained = model_dir() / BUNDLE_NAME
     if trained.with_suffix(".json").is_file():
         return trained
     return BUNDLED_DIR / BUNDLE_NAME
-
-
-def on_colab() -> bool:
-    """Return True when running inside Google Colab."""
-    try:  # pragma: no cover - depends on the runtime
-        import google.colab  # noqa: F401
-    except ImportError:
-        return False
-    return True  # pragma: no cover
 
 
 def offline() -> bool:
