@@ -47,10 +47,15 @@ SHOWN: dict[str, dict[str, list[str]]] = {
     },
     "08_evaluation": {
         "helpers.metrics": ["track_vote"],
-        "helpers.evaluation": ["late_fusion", "cross_validate"],
+        "helpers.evaluation": ["late_fusion", "cross_validate", "nested_cross_validate"],
+        "helpers.models.mfcc": ["build_gap_cnn"],
+        "helpers.stats": ["corrected_resampled_ttest", "holm"],
     },
     "09_beyond": {
         "helpers.models.beyond": ["build_fusion_model", "build_logmel_cnn"],
+    },
+    "10_transfer_learning": {
+        "helpers.models.probe": ["nested_probe_cv"],
     },
 }
 
