@@ -54,6 +54,9 @@ SHOWN: dict[str, dict[str, list[str]]] = {
     "09_beyond": {
         "helpers.models.beyond": ["build_fusion_model", "build_logmel_cnn"],
     },
+    "10_transfer_learning": {
+        "helpers.models.probe": ["nested_probe_cv"],
+    },
 }
 
 
