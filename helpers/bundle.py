@@ -31,6 +31,7 @@ import numpy as np
 
 from helpers.errors import DataError
 from helpers.features import FeatureConfig
+from helpers.files import atomic_path
 
 FORMAT = "genre-book-bundle"
 FORMAT_VERSION = 1
@@ -75,25 +76,6 @@ def _stats(values, name: str):
     if array.size == 0 or not np.all(np.isfinite(array)):
         raise DataError(f"standardisation {name} must be a non-empty array of finite numbers")
     return array.tolist()
-
-
-def _public_mode(path) -> None:
-    """Give a temporary file the permissions of a normally created one (mkstemp makes it private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        _public_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _positive_ints(value) -> bool:
@@ -295,7 +277,8 @@ def save_probe_bundle(path_stem, probe: dict, genres, metadata: dict, *, variant
     if problem:
         raise DataError(f"bundle {json_path}: {problem}")
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(json_path, json.dumps(info, indent=1) + "\n")
+    with atomic_path(json_path) as tmp:
+        tmp.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     return json_path
 
 
@@ -392,17 +375,10 @@ def save_bundle(path_stem, model, feature_config, mean, std, genres, metadata: d
     problem = _description_problem(info)
     if problem:
         raise DataError(f"bundle {json_path}: {problem}")
-    keras_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=keras_path.stem + ".", suffix=".keras", dir=keras_path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(keras_path, suffix=".keras") as tmp:  # Keras chooses the format by extension
         model.save(tmp)
-        _public_mode(tmp)
-        os.replace(tmp, keras_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _atomic_write_text(json_path, json.dumps(info, indent=2) + "\n")
+    with atomic_path(json_path) as tmp:
+        tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return keras_path, json_path
 
 
