@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -67,8 +68,12 @@ def segment_statistics(X) -> np.ndarray:
 
 
 @dataclass
-class StatisticsClassifier:
-    """Standardized segment statistics → multinomial logistic regression (chapter *Evaluation*).
+class LogisticClassifier:
+    """Standardized feature vectors → multinomial logistic regression: the book's linear classifier.
+
+    Explained in chapter *Evaluation*; chapter *Transfer learning* uses it on embeddings
+    (:class:`helpers.models.probe.ProbeClassifier`). A subclass says how its inputs become feature
+    vectors (:meth:`features`) and names itself in :meth:`to_dict` (``KIND``).
 
     Parameters
     ----------
@@ -78,30 +83,40 @@ class StatisticsClassifier:
         Inverse strength of the L2 penalty (scikit-learn's ``C``); smaller is simpler.
     """
 
+    KIND: ClassVar[str] = "logistic"
     n_classes: int = 10
     C: float = 1.0
     pipeline: object = field(default=None, repr=False)
 
-    def fit(self, X, y) -> StatisticsClassifier:
-        """Fit scaler and logistic regression on the statistics of segments ``X`` with labels ``y``."""
+    def features(self, X) -> np.ndarray:
+        """The feature vectors of ``X``: here ``X`` itself, checked to be ``(n, dims)`` and finite."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2:
+            raise ParameterError(f"{type(self).__name__}: need feature vectors of shape (n, dims), got {X.shape}")
+        if not np.all(np.isfinite(X)):
+            raise DataError(f"{type(self).__name__}: the features contain NaN or infinite values")
+        return X
+
+    def fit(self, X, y):
+        """Fit the scaler and the logistic regression on the features of ``X`` with labels ``y``."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        y = np.asarray(y)
+        name, y = type(self).__name__, np.asarray(y)
         if len(y) != len(X):
-            raise ParameterError(f"StatisticsClassifier.fit: {len(X)} segments but {len(y)} labels")
+            raise ParameterError(f"{name}.fit: {len(X)} inputs but {len(y)} labels")
         if y.min() < 0 or y.max() >= self.n_classes:
-            raise ParameterError(f"StatisticsClassifier.fit: labels must be in [0, {self.n_classes}), got {y.min()}..{y.max()}")
+            raise ParameterError(f"{name}.fit: labels must be in [0, {self.n_classes}), got {y.min()}..{y.max()}")
         self.pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000))
-        self.pipeline.fit(segment_statistics(X), y)
+        self.pipeline.fit(self.features(X), y)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape ``(n_segments, n_classes)``, float32."""
+        """Class probabilities, shape ``(n, n_classes)``, float32."""
         if self.pipeline is None:
-            raise RuntimeError("StatisticsClassifier: call fit() before predicting")
-        probs = self.pipeline.predict_proba(segment_statistics(X))
+            raise RuntimeError(f"{type(self).__name__}: call fit() before predicting")
+        probs = self.pipeline.predict_proba(self.features(X))
         out = np.zeros((len(probs), self.n_classes), dtype=np.float32)
         out[:, self.pipeline.classes_] = probs
         return out
@@ -113,11 +128,30 @@ class StatisticsClassifier:
     def to_dict(self) -> dict:
         """The fitted parameters as plain lists (JSON-ready): scaler mean/scale, coefficients, intercepts."""
         if self.pipeline is None:
-            raise RuntimeError("StatisticsClassifier: nothing to export before fit()")
+            raise RuntimeError(f"{type(self).__name__}: nothing to export before fit()")
         scaler, logistic = self.pipeline[0], self.pipeline[-1]
-        return {"kind": "mfcc-statistics-logistic", "statistics": list(STATISTICS), "n_classes": self.n_classes,
-                "classes": logistic.classes_.tolist(), "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
-                "coef": logistic.coef_.tolist(), "intercept": logistic.intercept_.tolist()}
+        return {"kind": self.KIND, "n_classes": self.n_classes, "C": self.C,
+                "classes": logistic.classes_.tolist(), "mean": scaler.mean_.tolist(),
+                "scale": scaler.scale_.tolist(), "coef": logistic.coef_.tolist(),
+                "intercept": logistic.intercept_.tolist()}
+
+
+@dataclass
+class StatisticsClassifier(LogisticClassifier):
+    """Standardized segment statistics → multinomial logistic regression (chapter *Evaluation*).
+
+    Its inputs are MFCC segments; :func:`segment_statistics` turns each into a feature vector.
+    """
+
+    KIND: ClassVar[str] = "mfcc-statistics-logistic"
+
+    def features(self, X) -> np.ndarray:
+        """:func:`segment_statistics` of the segments ``X``."""
+        return segment_statistics(X)
+
+    def to_dict(self) -> dict:
+        """:meth:`LogisticClassifier.to_dict` plus the names of the statistics."""
+        return {**super().to_dict(), "statistics": list(STATISTICS)}
 
 
 def build_statistics_classifier(n_classes: int = 10, C: float = 1.0) -> StatisticsClassifier:

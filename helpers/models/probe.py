@@ -15,72 +15,27 @@ its training tracks and scores it once on the fold's test tracks.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from helpers.config import DEFAULT_SEED
 from helpers.errors import DataError, ParameterError
+from helpers.models.classical import LogisticClassifier
 from helpers.splits import validation_tracks_split
 
 
 @dataclass
-class ProbeClassifier:
+class ProbeClassifier(LogisticClassifier):
     """Standardised embedding → multinomial logistic regression (chapter *Transfer learning*).
 
-    Parameters
-    ----------
-    n_classes : int
-        Columns of the returned probabilities (also for a genre absent from a fit).
-    C : float
-        Inverse strength of the L2 penalty (scikit-learn's ``C``).
+    The book's linear classifier (:class:`helpers.models.classical.LogisticClassifier`) on one
+    embedding vector per track.
     """
 
-    n_classes: int = 10
-    C: float = 1.0
-    pipeline: object = field(default=None, repr=False)
-
-    def fit(self, X, y) -> ProbeClassifier:
-        """Fit scaler and logistic regression on embeddings ``X`` (n, dims) with labels ``y``."""
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
-        if X.ndim != 2 or len(y) != len(X):
-            raise ParameterError(f"ProbeClassifier.fit: need X of shape (n, dims) and n labels, got "
-                                 f"{X.shape} and {len(y)}")
-        if not np.all(np.isfinite(X)):
-            raise DataError("ProbeClassifier.fit: the embeddings contain NaN or infinite values")
-        if y.min() < 0 or y.max() >= self.n_classes:
-            raise ParameterError(f"ProbeClassifier.fit: labels must be in [0, {self.n_classes})")
-        self.pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000))
-        self.pipeline.fit(X, y)
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape ``(n, n_classes)``, float32."""
-        if self.pipeline is None:
-            raise RuntimeError("ProbeClassifier: call fit() before predicting")
-        probs = self.pipeline.predict_proba(np.asarray(X, dtype=np.float64))
-        out = np.zeros((len(probs), self.n_classes), dtype=np.float32)
-        out[:, self.pipeline.classes_] = probs
-        return out
-
-    def __call__(self, X, training: bool = False) -> np.ndarray:
-        """Same as :meth:`predict_proba`, so that it can stand where a Keras model is called."""
-        return self.predict_proba(X)
-
-    def to_dict(self) -> dict:
-        """The fitted parameters as plain lists (JSON-ready)."""
-        if self.pipeline is None:
-            raise RuntimeError("ProbeClassifier: nothing to export before fit()")
-        scaler, logistic = self.pipeline[0], self.pipeline[-1]
-        return {"kind": "embedding-logistic", "n_classes": self.n_classes, "C": self.C,
-                "classes": logistic.classes_.tolist(), "mean": scaler.mean_.tolist(),
-                "scale": scaler.scale_.tolist(), "coef": logistic.coef_.tolist(),
-                "intercept": logistic.intercept_.tolist()}
+    KIND: ClassVar[str] = "embedding-logistic"
 
 
 def build_probe(n_classes: int = 10, C: float = 1.0) -> ProbeClassifier:
