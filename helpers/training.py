@@ -583,5 +583,5 @@ def load_training_data(test_size: float = 0.25, val_fraction: float = 0.2, seed:
     table = features.table()
     train_rows, test_rows = track_train_test_split(table, test_size=test_size, seed=seed)
     fit_rows, val_rows = validation_tracks_split(table, train_rows, fraction=val_fraction, seed=seed)
-    split = f"track-level, {round(100 * test_size)} % test"
+    split = f"track-grouped {round(100 * test_size)} % test"
     return TrainingData(features, train_rows, fit_rows, val_rows, test_rows, split)
