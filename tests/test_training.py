@@ -271,4 +271,4 @@ def test_load_training_data_splits_by_track():
     assert list(summary.index) == ["fit", "validation", "test"]
     assert summary["segments"].sum() == len(features.X) and summary.loc["test", "tracks"] == 6  # 25 % of 24
     assert sorted(np.r_[data.fit_rows, data.val_rows]) == sorted(data.train_rows)
-    assert data.data == "synthetic GTZAN" and data.split == "track-level, 25 % test"
+    assert data.data == "synthetic GTZAN" and data.split == "track-grouped 25 % test"
