@@ -8,6 +8,10 @@ Environment variables (all optional)
     Cache folder for downloads and derived files (default: ``data/`` in the repository when the
     package is imported from a checkout, else ``~/.cache/genre-book``). An installed package also
     writes its results tables and a retrained model there, never into ``site-packages``.
+``BOOK_CACHE_DIR``
+    Folder of the derived caches only (MFCC features, embeddings, descriptors; default:
+    ``BOOK_DATA_DIR``). The chapter runner points it at an empty folder for every chapter, so the
+    recorded runtimes include the extraction a fresh Colab VM does.
 ``GTZAN_FLAVOUR``
     ``full``, ``mini`` or ``synthetic``: which GTZAN the chapters use (default: ``mini``
     everywhere, Colab included; a flavour that cannot be found or downloaded falls back to ``synthetic``
@@ -105,6 +109,19 @@ def data_home(create: bool = True) -> Path:
         path = root / "data"
     else:
         path = Path.home() / ".cache" / "genre-book"
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_home(create: bool = True) -> Path:
+    """Return the folder of the derived caches (features, embeddings, descriptors).
+
+    Explained in chapter *From audio to features*: ``$BOOK_CACHE_DIR`` if set, else
+    :func:`data_home`. Downloads stay in :func:`data_home` either way.
+    """
+    env = os.environ.get("BOOK_CACHE_DIR")
+    path = Path(env).expanduser() if env else data_home(create=create)
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.config import SAMPLE_RATE, data_home
+from helpers.config import SAMPLE_RATE, cache_home
 from helpers.errors import DataError
 from helpers.features import cached_arrays, files_fingerprint, map_tracks
 
@@ -175,7 +175,7 @@ def extract_descriptors(
     n_jobs : int
         Parallel workers (joblib threads; ``-1``: one per CPU core).
     cache : bool or path
-        ``True``: cache under ``data_home()/cache``; a path: that folder; ``False``: no cache.
+        ``True``: cache under ``cache_home()/cache``; a path: that folder; ``False``: no cache.
     progress : bool or None
         Show a tqdm progress bar (``None``: only for long runs).
 
@@ -199,7 +199,7 @@ def extract_descriptors(
             raise DataError(f"audio file {path} does not exist")
     cache_file = None
     if cache:
-        folder = Path(cache) if not isinstance(cache, bool) else data_home() / "cache"
+        folder = Path(cache) if not isinstance(cache, bool) else cache_home() / "cache"
         cache_file = folder / f"descriptors-v{DESCRIPTOR_VERSION}-{sr}-{files_fingerprint(paths)}.npz"
 
     def compute() -> dict[str, np.ndarray]:

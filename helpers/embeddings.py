@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import musicnn
-from helpers.config import GENRES, data_home
+from helpers.config import GENRES, cache_home
 from helpers.errors import DataError, ParameterError
 from helpers.features import cached_arrays, files_fingerprint, map_tracks
 
@@ -84,7 +84,7 @@ def embeddings_cache_path(table: pd.DataFrame, model: str = "msd", cache_dir=Non
     files (paths, sizes, modification times, track ids), so that touching a file means a new
     entry. Every layer and both poolings are stored, so neither enters the name.
     """
-    folder = Path(cache_dir) if cache_dir is not None else data_home() / "embeddings"
+    folder = Path(cache_dir) if cache_dir is not None else cache_home() / "embeddings"
     flavour = table.attrs.get("flavour", "unknown")
     fingerprint = files_fingerprint(table["path"].astype(str), table["track_id"])
     return folder / f"{flavour}-musicnn-{model}-v{EMBEDDINGS_VERSION}-{fingerprint}.npz"
@@ -160,7 +160,7 @@ def extract_embeddings(table: pd.DataFrame, model: str = "msd", layer: str = "pe
     n_jobs, progress
         Workers and progress bar of the per-track loop (:func:`helpers.features.map_tracks`).
     cache_dir : path, optional
-        Cache folder (default ``data_home()/embeddings``); see :func:`embeddings_cache_path`.
+        Cache folder (default ``cache_home()/embeddings``); see :func:`embeddings_cache_path`.
     cache : bool
         Read and write the cache.
 

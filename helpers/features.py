@@ -76,7 +76,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.config import GENRES, SAMPLE_RATE, data_home
+from helpers.config import GENRES, SAMPLE_RATE, cache_home
 from helpers.errors import DataError, ParameterError
 from helpers.files import atomic_path
 from helpers.mfcc import check_positive, dct_matrix, hann_window, mel_filterbank, power_to_db
@@ -552,7 +552,7 @@ def cache_path(table: pd.DataFrame, config: FeatureConfig, cache_dir=None, check
     :meth:`FeatureConfig.key` and a fingerprint of the audio files (paths, sizes, modification
     times), so changing a parameter or touching a file means a new cache entry.
     """
-    folder = Path(cache_dir) if cache_dir is not None else data_home() / "features"
+    folder = Path(cache_dir) if cache_dir is not None else cache_home() / "features"
     flavour = table.attrs.get("flavour", "unknown")
     strict = "" if check else "-unchecked"
     fingerprint = files_fingerprint(table["path"], table["track_id"], table["label"])
@@ -622,7 +622,7 @@ def extract_features(
     max_segments : int, optional
         Segments per track (default ``config.n_segments``).
     cache_dir : path, optional
-        Cache folder (default ``data_home()/features``).
+        Cache folder (default ``cache_home()/features``).
     check : bool
         Refuse (skip and name) clips whose file is not at ``config.sr`` Hz or not mono, as
         GTZAN's clips all are; with False they are resampled / mixed down silently, as

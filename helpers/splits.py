@@ -35,6 +35,13 @@ from helpers.errors import DataError, ParameterError
 #: The three lists of the fault-filtered GTZAN split.
 SPLIT_NAMES = ("train", "valid", "test")
 
+#: Protocol (c) of chapter *Evaluation* on mini GTZAN: track-grouped folds per repetition, and
+#: repetitions (:func:`track_folds`). Chapter *Transfer learning* scores its probe on the same folds
+#: (read from here) so that it can pair its fold scores with chapter 8's. Four folds and two
+#: repetitions (8 outer folds) are what chapter 8's 10-minute budget on a 2-core CPU allows for its
+#: three networks.
+CV_SPLITS, CV_REPEATS = 4, 2
+
 
 def _require_columns(table, columns) -> pd.DataFrame:
     """``table`` as a DataFrame (a FeatureSet gives its ``.table()``), checked for ``columns``."""

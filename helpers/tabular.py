@@ -340,7 +340,7 @@ def fit_and_score(model, x_train, y_train, x_test, y_test) -> dict:
 
 #: The small grid :func:`tune_hist_gradient_boosting` searches by default.
 HGB_GRID: dict[str, tuple] = {
-    "learning_rate": (0.03, 0.1),
+    "learning_rate": (0.1, 0.2),
     "max_leaf_nodes": (15, 31),
     "l2_regularization": (0.0, 1.0),
 }

@@ -16,7 +16,7 @@ SHARED = Path(os.environ.get("BOOK_SHARED_DATA", REPO.parent / "shared" / "data"
 
 #: Environment variables of the data layer; tests that exercise resolution start without them.
 DATA_VARS = ("GTZAN_FLAVOUR", "GTZAN_FULL_DIR", "GTZAN_MINI_DIR", "GTZAN_SPLIT_DIR", "SPOTIFY_CSV",
-             "BOOK_OFFLINE")
+             "BOOK_OFFLINE", "BOOK_CACHE_DIR")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from helpers import config, results
@@ -31,6 +32,21 @@ def test_checkout_keeps_results_and_data_in_the_repository(monkeypatch):
     assert config.data_home(create=False) == REPO / "data"
     assert results.results_dir() == REPO / "results"
     assert config.model_dir() == config.BUNDLED_DIR
+
+
+def test_derived_caches_follow_book_cache_dir_and_downloads_stay(monkeypatch, tmp_path):
+    from helpers import embeddings, features
+
+    monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("BOOK_CACHE_DIR", raising=False)
+    assert config.cache_home() == tmp_path / "data"
+    monkeypatch.setenv("BOOK_CACHE_DIR", str(tmp_path / "cold"))
+    assert config.cache_home() == tmp_path / "cold" and (tmp_path / "cold").is_dir()
+    assert config.data_home() == tmp_path / "data"
+    table = pd.DataFrame({"path": [str(tmp_path / "a.wav")], "track_id": ["blues.00000"], "label": [0]})
+    table.attrs["flavour"] = "mini"
+    assert features.cache_path(table, features.FeatureConfig()).parent == tmp_path / "cold" / "features"
+    assert embeddings.embeddings_cache_path(table).parent == tmp_path / "cold" / "embeddings"
 
 
 def test_installed_package_writes_to_the_user_data_folder(installed):

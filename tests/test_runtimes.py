@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import pytest
 
@@ -125,3 +126,47 @@ def test_rehearsal_table_labels_a_quick_record(tmp_path):
     text = runtimes.rehearsal_markdown(path)
     assert "| 04_gtzan | 50 (5) | 8 s | 405 MB | ok | 2026-12-01 07:52 |" in text
     assert "1000-clip run" in text and "not yet recorded" in text
+    assert "Measured on: cpu. Clips: derived." in text
+
+
+def test_rehearsal_table_names_the_chapters_a_full_record_lacks(tmp_path):
+    path = tmp_path / "full.csv"
+    path.write_text("chapter,clips,per_genre,seconds,peak_rss_mb,status,executed_utc,machine,notes\n"
+                    "04_gtzan,1000,100,80.5,905.1,ok,2026-12-01 12:52,cpu,derived\n")
+    text = runtimes.rehearsal_markdown(path)
+    assert "| 04_gtzan | 1000 (100) | 1 min 20 s | 905 MB | ok | 2026-12-01 12:52 |" in text
+    assert "not yet recorded" not in text
+    lacking = text.split("Not yet run on the 1000-clip tree: ")[1]
+    assert "05_features" in lacking and "04_gtzan" not in lacking
+
+
+def test_runtime_sentence_says_whether_caches_were_cold(tmp_path):
+    cells = [_cell("2026-11-25T10:00:00.000000Z", "2026-11-25T10:00:05.000000Z")]
+    path = _write(tmp_path / "05_features.ipynb", cells)
+    assert "caches" not in runtimes.stamp_runtime(path)
+    notebook = json.loads(path.read_text())
+    notebook["metadata"]["book_run"] = {"caches": "cold"}
+    path.write_text(json.dumps(notebook))
+    assert runtimes.notebook_runtime(path)["caches"] == "cold"
+    assert "feature caches empty at the start" in runtimes.stamp_runtime(path)
+
+
+def test_runner_gives_each_chapter_an_empty_cache_and_removes_it(tmp_path, monkeypatch):
+    import nbformat
+
+    from tools import notebooks
+
+    monkeypatch.delenv("BOOK_CACHE_DIR", raising=False)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nfrom pathlib import Path\nfrom helpers.config import cache_home\n"
+        "print(os.environ.get('BOOK_CACHE_DIR', 'unset'), sorted(os.listdir(cache_home())) == [])")])
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(notebook, path)
+    notebooks.execute(path, timeout=120)
+    done = nbformat.read(path, as_version=4)
+    folder, empty = done.cells[0].outputs[0]["text"].split()
+    assert empty == "True" and "book-cold-cache-" in folder
+    assert not os.path.exists(folder) and "BOOK_CACHE_DIR" not in os.environ
+    assert done.metadata["book_run"] == {"caches": "cold"}
+    notebooks.execute(path, timeout=120, cold_caches=False)
+    assert nbformat.read(path, as_version=4).metadata["book_run"] == {"caches": "warm"}

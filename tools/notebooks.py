@@ -10,13 +10,21 @@ The data flavour is chosen with ``--flavour`` (sets ``GTZAN_FLAVOUR``); the othe
 (``GTZAN_MINI_DIR``, ``SPOTIFY_CSV``, ...) are passed through from the environment. Each chapter
 runs in a fresh kernel from the ``chapters/`` folder; its wall time is printed. Outputs that embed
 audio are size-checked by the tests, not here.
+
+Caches start **cold**: every chapter gets an empty ``BOOK_CACHE_DIR`` (features, embeddings,
+descriptors; removed afterwards), as on a fresh Colab VM where every notebook starts without them,
+so the recorded runtimes include the extraction a student waits for. Downloads are kept.
+``--warm-caches`` uses the normal caches instead; the notebook's metadata records which
+(``metadata.book_run.caches``), and the stamped **Runtime** line says it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,21 +61,37 @@ def chapter_paths() -> list[Path]:
     return paths
 
 
-def execute(path: Path, timeout: int = 1800, kernel_name: str = "python3") -> float:
-    """Execute one notebook in place with nbclient; return its wall time in seconds."""
+def execute(path: Path, timeout: int = 1800, kernel_name: str = "python3", cold_caches: bool = True) -> float:
+    """Execute one notebook in place with nbclient; return its wall time in seconds.
+
+    With ``cold_caches`` the kernel gets an empty ``BOOK_CACHE_DIR`` of its own (removed afterwards).
+    """
     import nbformat
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name=kernel_name,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    start = time.perf_counter()
-    client.execute()
-    elapsed = time.perf_counter() - start
+    cache = Path(tempfile.mkdtemp(prefix="book-cold-cache-")) if cold_caches else None
+    previous = os.environ.get("BOOK_CACHE_DIR")
+    if cache is not None:
+        os.environ["BOOK_CACHE_DIR"] = str(cache)  # the kernel inherits this process's environment
+    try:
+        client = NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name=kernel_name,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        start = time.perf_counter()
+        client.execute()
+        elapsed = time.perf_counter() - start
+    finally:
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
+            if previous is None:
+                os.environ.pop("BOOK_CACHE_DIR", None)
+            else:
+                os.environ["BOOK_CACHE_DIR"] = previous
+    notebook.metadata["book_run"] = {"caches": "cold" if cold_caches else "warm"}
     nbformat.write(notebook, path)
     return elapsed
 
@@ -80,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("notebooks", nargs="*", help="chapter notebooks (default: all, in toc order)")
     run.add_argument("--flavour", choices=["full", "mini", "synthetic"], help="GTZAN flavour")
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    run.add_argument("--warm-caches", action="store_true",
+                     help="use the normal feature/embedding caches (default: an empty cache per chapter)")
     sub.add_parser("list", help="list the chapter notebooks in toc order")
     args = parser.parse_args(argv)
 
@@ -99,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     total = 0.0
     for path in paths:
         print(f"executing {path.relative_to(REPO)} ...", flush=True)
-        elapsed = execute(path, timeout=args.timeout)
+        elapsed = execute(path, timeout=args.timeout, cold_caches=not args.warm_caches)
         total += elapsed
         print(f"  done in {elapsed:.0f} s; {stamp_runtime(path)}", flush=True)
     print(f"{len(paths)} chapter(s) executed in {total:.0f} s")

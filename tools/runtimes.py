@@ -54,7 +54,8 @@ def notebook_runtime(path: str | os.PathLike) -> dict:
     dict
         ``notebook`` (file name), ``title`` (first ``#`` heading), ``code_cells``, ``timed_cells``,
         ``seconds`` (sum of per-cell busy→idle times; NaN when no cell is timed),
-        ``wall_seconds`` (first cell start to last cell end) and ``executed`` (UTC date, or "").
+        ``wall_seconds`` (first cell start to last cell end), ``executed`` (UTC date, or "") and
+        ``caches`` (``"cold"`` or ``"warm"`` as the chapter runner recorded it, or "").
 
     Raises
     ------
@@ -99,6 +100,7 @@ def notebook_runtime(path: str | os.PathLike) -> dict:
         "seconds": float(sum(durations)) if durations else math.nan,
         "wall_seconds": (max(ends) - min(starts)).total_seconds() if durations else math.nan,
         "executed": min(starts).strftime("%Y-%m-%d") if starts else "",
+        "caches": str(notebook.get("metadata", {}).get("book_run", {}).get("caches", "")),
     }
 
 
@@ -198,9 +200,10 @@ def runtime_sentence(info: dict) -> str:
     complete = info["timed_cells"] == info["code_cells"] and info["code_cells"] > 0
     if not complete:
         return f"**Runtime**: {NOT_TIMED} (re-execute with `python -m tools.notebooks run`)."
+    caches = {"cold": ", feature caches empty at the start", "warm": ", feature caches already filled"}
     return (f"**Runtime**: {format_seconds(info['seconds'])} of cell execution when these outputs were "
-            f"stored ({info['executed']}, mini GTZAN, a 2-core CPU, `python -m tools.notebooks run`); "
-            "Colab GPU: not measured.")
+            f"stored ({info['executed']}, mini GTZAN, a 2-core CPU{caches.get(info.get('caches'), '')}, "
+            "`python -m tools.notebooks run`); Colab GPU: not measured.")
 
 
 def stamp_runtime(path: str | os.PathLike) -> str:
@@ -313,11 +316,23 @@ def rehearsal_markdown(path: str | os.PathLike | None = None) -> str:
     for row in table.itertuples(index=False):
         lines.append(f"| {row.chapter} | {row.clips} ({row.per_genre}) | {format_seconds(row.seconds)} "
                      f"| {row.peak_rss_mb:,.0f} MB | {row.status} | {row.executed_utc} |")
-    if not (table["per_genre"] >= 100).any():
+    machines = ", ".join(sorted(set(table["machine"].dropna().astype(str))))
+    sources = "; ".join(sorted(set(table["notes"].dropna().astype(str))))
+    lines.append("")
+    lines.append(f"*Measured on: {machines or 'an unrecorded machine'}. Clips: {sources or 'not recorded'}. "
+                 "Runtime is the sum of the chapter's cell execution times; peak memory is that of the "
+                 "chapter's kernel and the processes it started.*")
+    full = table[table["per_genre"] >= 100]
+    if full.empty:
         lines.append("")
         lines.append("*The 1000-clip run (`make rehearsal`: hours on a 2-core CPU, about 1.3 GB of disk "
                      "under the data folder, removed afterwards) is not yet recorded; the rows above come "
                      "from the quick variant (`make rehearsal-quick`).*")
+    else:
+        missing = [stem for stem in planned_chapters() if stem not in set(full["chapter"])]
+        if missing:
+            lines.append("")
+            lines.append(f"*Not yet run on the 1000-clip tree: {', '.join(missing)}.*")
     return "\n".join(lines)
 
 
