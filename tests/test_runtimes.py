@@ -78,9 +78,29 @@ def test_markdown_table_and_substitutions(tmp_path):
     _write(tmp_path / "06_cnn.ipynb", [_cell("2026-11-25T10:00:00Z", "2026-11-25T10:02:00Z")])
     table = runtimes.runtime_table(tmp_path, ["06_cnn", "07_lstm"])
     text = runtimes.markdown_table(table)
-    assert "| 6. A CNN on MFCCs | 1 | 2 min 00 s | 2026-11-25 |" in text
-    assert f"| 07_lstm |  | {runtimes.NOT_IN_BOOK} |  |" in text
+    assert "| 6. A CNN on MFCCs | 1 | 2 min 00 s | 3 min 00 s | 2026-11-25 |" in text
+    assert f"| 07_lstm |  | {runtimes.NOT_IN_BOOK} | 3 min 00 s |  |" in text
     assert "**All 1 executed chapters** | | **2 min 00 s**" in text
+
+
+def test_budgets_follow_the_design():
+    assert runtimes.budget_seconds("08_evaluation") == 600 and runtimes.budget_seconds("09_beyond") == 360
+    assert runtimes.budget_seconds("10_transfer_learning") == 300 and runtimes.budget_seconds("06_cnn") == 180
+    assert set(runtimes.BUDGET_SECONDS) <= set(runtimes.BOOK_CHAPTERS)
+
+
+@pytest.mark.parametrize("stem", runtimes.BOOK_CHAPTERS)
+def test_committed_chapters_were_run_cold_and_within_budget(stem):
+    """The stored outputs come from a complete cold-cache run that fits the chapter's runtime budget."""
+    path = runtimes.REPO / "chapters" / f"{stem}.ipynb"
+    if not path.is_file():
+        pytest.skip(f"{path.name} is not in the book yet")
+    info = runtimes.notebook_runtime(path)
+    assert info["timed_cells"] == info["code_cells"] > 0, f"{path.name}: not every code cell was timed"
+    assert info["caches"] == "cold", f"{path.name}: stored outputs not from a cold-cache run"
+    budget = runtimes.budget_seconds(stem)
+    assert info["seconds"] <= budget, (f"{path.name}: {runtimes.format_seconds(info['seconds'])} of cells "
+                                       f"over its budget of {runtimes.format_seconds(budget)}")
 
 
 def test_exercises_are_read_from_the_exercises_section(tmp_path):

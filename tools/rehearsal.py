@@ -340,8 +340,8 @@ def kernel_environment(workspace: Path, tree: Path) -> tuple[dict, str]:
     env = dict(os.environ)
     env.update(GTZAN_FLAVOUR="full", GTZAN_FULL_DIR=str(tree), BOOK_DATA_DIR=str(workspace / "data"),
                PYTHONPATH=os.pathsep.join([str(package), str(REPO)]))
-    env.pop("MPLBACKEND", None)
-    env.pop("BOOK_CACHE_DIR", None)  # every cache starts cold in the workspace's data folder  # a non-interactive backend would stop the kernel from storing figures
+    env.pop("MPLBACKEND", None)  # a non-interactive backend would stop the kernel from storing figures
+    env.pop("BOOK_CACHE_DIR", None)  # every cache starts cold in the workspace's data folder
     notes = []
     if not env.get("GTZAN_SPLIT_DIR"):
         try:
