@@ -160,6 +160,22 @@ def test_rehearsal_table_names_the_chapters_a_full_record_lacks(tmp_path):
     assert "05_features" in lacking and "04_gtzan" not in lacking
 
 
+def test_rehearsal_table_sums_up_a_complete_full_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(runtimes, "planned_chapters", lambda: ["04_gtzan", "05_features"])
+    path = tmp_path / "full.csv"
+    header = "chapter,clips,per_genre,seconds,peak_rss_mb,status,executed_utc,machine,notes\n"
+    path.write_text(header + "04_gtzan,1000,100,80.5,905.1,ok,2026-12-01 12:52,cpu,derived\n"
+                    "05_features,1000,100,40.0,2048.0,ok,2026-12-01 12:54,cpu,derived\n"
+                    "05_features,50,5,20.0,9999.0,ok,2026-12-01 07:52,cpu,derived\n")
+    text = runtimes.rehearsal_markdown(path)
+    assert "Not yet run" not in text
+    assert "2 min 00 s of cells in all" in text
+    assert "largest peak memory is 2,048 MB (05_features); every chapter ok." in text
+    path.write_text(header + "04_gtzan,1000,100,80.5,905.1,failed (CellExecutionError),2026-12-01 12:52,cpu,x\n"
+                    "05_features,1000,100,40.0,2048.0,ok,2026-12-01 12:54,cpu,derived\n")
+    assert "not ok: 04_gtzan." in runtimes.rehearsal_markdown(path)
+
+
 def test_runtime_sentence_says_whether_caches_were_cold(tmp_path):
     cells = [_cell("2026-11-25T10:00:00.000000Z", "2026-11-25T10:00:05.000000Z")]
     path = _write(tmp_path / "05_features.ipynb", cells)

@@ -343,9 +343,17 @@ def rehearsal_markdown(path: str | os.PathLike | None = None) -> str:
                      "from the quick variant (`make rehearsal-quick`).*")
     else:
         missing = [stem for stem in planned_chapters() if stem not in set(full["chapter"])]
+        lines.append("")
         if missing:
-            lines.append("")
             lines.append(f"*Not yet run on the 1000-clip tree: {', '.join(missing)}.*")
+        else:
+            failed = full.loc[full["status"] != "ok", "chapter"].tolist()
+            heaviest = full.loc[full["peak_rss_mb"].idxmax()]
+            lines.append(
+                f"*Every chapter on the 1000-clip tree: {format_seconds(full['seconds'].sum())} of cells in all "
+                f"(one chapter after another, each in a fresh kernel); the largest peak memory is "
+                f"{heaviest.peak_rss_mb:,.0f} MB ({heaviest.chapter}); "
+                + (f"not ok: {', '.join(failed)}.*" if failed else "every chapter ok.*"))
     return "\n".join(lines)
 
 
