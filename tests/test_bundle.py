@@ -200,17 +200,26 @@ def test_newer_keras_defaults_are_dropped_other_values_kept():
 
 
 def test_shipped_bundle_loads_through_the_older_keras_path():
-    """Colab's Keras 3.10 cannot read the file Keras 3.15 wrote; the fallback gives the same network."""
+    """Colab's Keras 3.10 cannot read the file Keras 3.15 wrote; the fallback gives the same network.
+
+    The reference is the NumPy engine, which reads the same file without Keras, so the check means
+    the same on every Keras version; where this Keras reads the file itself, it must agree too.
+    """
     import keras
 
     from helpers.bundle import load_with_older_keras
     from helpers.config import default_bundle
+    from helpers.engine import NumpyModel
 
     path = str(default_bundle()) + ".keras"
-    reference = keras.saving.load_model(path, compile=False, safe_mode=True)
     rebuilt = load_with_older_keras(path)
-    x = np.random.default_rng(0).standard_normal((2, *reference.input_shape[1:])).astype("float32")
-    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), reference.predict(x, verbose=0), atol=1e-6)
+    x = np.random.default_rng(0).standard_normal((2, *rebuilt.input_shape[1:])).astype("float32")
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), NumpyModel(path).predict(x), atol=2e-5)
+    try:
+        direct = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except (TypeError, ValueError):  # an older Keras than the one that wrote the file: the reason for the fallback
+        return
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), direct.predict(x, verbose=0), atol=1e-6)
 
 
 # ------------------------------------------------------------------ musicnn-probe bundles (issue 14)
