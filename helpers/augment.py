@@ -23,7 +23,7 @@ import pandas as pd
 from helpers.audio import load_mono
 from helpers.config import DEFAULT_SEED
 from helpers.errors import DataError, ParameterError
-from helpers.features import clip_features
+from helpers.features import clip_features, show_progress
 
 
 def track_rng(seed: int, track_id: str) -> np.random.Generator:
@@ -216,7 +216,7 @@ def augmented_features(
     seed: int = DEFAULT_SEED,
     config: AugmentConfig = AugmentConfig(),
     n_jobs: int | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> AugmentedSet:
     """Cut ``n_copies`` augmented segments from every clip of a table and compute their features.
 
@@ -235,7 +235,8 @@ def augmented_features(
     config : AugmentConfig
     n_jobs : int, optional
         Worker processes (default: CPU cores).
-    progress : bool
+    progress : bool or None
+        Show a tqdm progress bar (``None``: only for long runs, :func:`helpers.features.show_progress`).
 
     Returns
     -------
@@ -250,7 +251,7 @@ def augmented_features(
     from joblib import Parallel, delayed
 
     items = list(zip(table["path"].astype(str), table["track_id"].astype(str), strict=True))
-    if progress:
+    if show_progress(progress, len(items)):
         from tqdm.auto import tqdm
 
         items = tqdm(items, desc="augmenting", leave=False)

@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from helpers.config import GENRES
 from helpers.errors import DataError, ParameterError
 from helpers.features import (
+    PROGRESS_MIN_TRACKS,
     FeatureConfig,
     cache_path,
     clip_features,
@@ -27,6 +28,7 @@ from helpers.features import (
     read_cache,
     report_segment_mfccs,
     segment_starts,
+    show_progress,
     write_cache,
 )
 from helpers.splits import leak_fraction, track_train_test_split
@@ -305,6 +307,13 @@ def test_failed_save_leaves_nothing_half_written(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["entry.npz"]
     monkeypatch.undo()
     assert read_cache(path)["values"].tolist() == [0.0, 0.0]  # the old entry is intact
+
+
+def test_progress_bars_by_default_only_for_full_gtzan_sized_runs():
+    assert not show_progress(None, 100)  # mini GTZAN: stored outputs stay clean
+    assert show_progress(None, 1000)  # full GTZAN: minutes of work show a bar
+    assert show_progress(None, PROGRESS_MIN_TRACKS) and not show_progress(None, PROGRESS_MIN_TRACKS - 1)
+    assert show_progress(True, 1) and not show_progress(False, 10_000)  # an explicit choice wins
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
