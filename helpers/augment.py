@@ -7,8 +7,9 @@ deterministic given a seed: the same seed gives the same augmented examples on e
 with any number of worker processes (each track draws from its own random stream derived from
 the seed and the track id).
 
-Augmented examples are only ever added to the *training* tracks of a split; validation and test
-tracks stay as they are (see :func:`augmented_folds`).
+Augmented examples are only ever added to the *fit* tracks of a fold; tune, selection and test
+tracks stay as they are (chapter *Beyond* marks them as fit-only rows of
+:func:`helpers.evaluation.nested_cross_validate`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pandas as pd
 
 from helpers.audio import load_mono
 from helpers.config import DEFAULT_SEED
-from helpers.errors import DataError, ParameterError
+from helpers.errors import ParameterError, require_columns
 from helpers.features import clip_features, show_progress
 
 
@@ -243,9 +244,7 @@ def augmented_features(
     AugmentedSet
         Rows ordered track by track, ``n_copies`` per track.
     """
-    missing = {"path", "track_id", "label"} - set(table.columns)
-    if missing:
-        raise DataError(f"augmented_features: the table lacks column(s) {sorted(missing)}")
+    require_columns(table, ["path", "track_id", "label"], "augmented_features: the table")
     if n_copies < 1:
         raise ParameterError(f"n_copies must be positive, got {n_copies}")
     from joblib import Parallel, delayed
@@ -265,40 +264,3 @@ def augmented_features(
     labels = np.repeat(table["label"].to_numpy(), n_copies)
     track_ids = np.repeat(table["track_id"].astype(str).to_numpy(), n_copies)
     return AugmentedSet(X, labels, track_ids)
-
-
-def augmented_folds(folds, track_ids, augmented_track_ids) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Add the augmented rows of each fold's *fit* tracks to its fit rows (chapter *Beyond*).
-
-    The folds come already split into fit, validation and test rows (chapter *Beyond* splits each
-    training part with :func:`helpers.splits.validation_tracks_split`, as
-    :func:`helpers.evaluation.cross_validate` does), so the augmented run uses the same fit,
-    validation and test tracks as the plain run. Validation and test rows stay as they are.
-
-    Parameters
-    ----------
-    folds : sequence of (fit_rows, val_rows, test_rows)
-        Row positions of the original rows.
-    track_ids : array-like of str, shape (n_original,)
-        Track of each original row.
-    augmented_track_ids : array-like of str
-        Track of each augmented row; these rows sit at positions ``n_original, n_original + 1, ...``
-        of the combined feature array (originals first).
-
-    Returns
-    -------
-    list of (fit_rows, val_rows, test_rows)
-    """
-    track_ids = np.asarray(track_ids).astype(str)
-    aug_ids = np.asarray(augmented_track_ids).astype(str)
-    out = []
-    for index, fold in enumerate(folds):
-        if len(fold) != 3:
-            raise ParameterError(f"augmented_folds: fold {index} must be (fit_rows, val_rows, test_rows), got {len(fold)} parts")
-        fit_rows, val_rows, test_rows = (np.asarray(rows, dtype=int) for rows in fold)
-        fit_tracks = set(track_ids[fit_rows])
-        if fit_tracks & set(track_ids[test_rows]):
-            raise DataError(f"augmented_folds: fold {index}: fit and test rows share tracks")
-        extra = len(track_ids) + np.flatnonzero(np.isin(aug_ids, list(fit_tracks)))
-        out.append((np.concatenate([fit_rows, extra]), val_rows, test_rows))
-    return out

@@ -21,16 +21,60 @@ convolutions move half the bytes. Whether that is faster depends on the processo
 The architecture does not change: the same layers, the same number of weights, stored in
 ``float32``. Only the arithmetic inside the layers is rounded to 16 bits. The networks' last layer
 is built with ``dtype='float32'``, so the softmax and the loss are computed in full precision.
+
+TensorFlow and Keras are not part of the base install (``pip install genre-book-helpers`` is what
+``genre-predict`` needs); they come with the ``chapters`` extra. The modules that train
+(:mod:`helpers.training`, :mod:`helpers.models`) call :func:`require_chapters` when imported, so
+without the extra they stop with one line that names it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 from helpers.errors import ParameterError
+
+# --------------------------------------------------------------------------- the chapters extra
+
+#: The optional-dependency group (pyproject.toml) that holds the chapters' stack.
+CHAPTERS_EXTRA = "chapters"
+#: Distribution name on PyPI.
+DISTRIBUTION = "genre-book-helpers"
+
+
+def require_chapters(needed_by: str, modules: tuple[str, ...] = ("tensorflow", "keras")) -> None:
+    """Stop with a one-line message naming the ``chapters`` extra when its libraries are missing.
+
+    Explained in chapter *A CNN on MFCCs*. The base install of the package is what ``genre-predict``
+    needs; training a network needs TensorFlow and Keras, which ``pip install
+    "genre-book-helpers[chapters]"`` adds (Colab has them preinstalled).
+
+    Parameters
+    ----------
+    needed_by : str
+        What needs them, for the message (a module name such as ``"helpers.training"``).
+    modules : tuple of str
+        Top-level modules that must be importable.
+
+    Raises
+    ------
+    ModuleNotFoundError
+        When one of ``modules`` is not installed (an ``ImportError``; ``name`` is the first missing
+        module), e.g. ``helpers.training needs tensorflow, keras, which the base install of
+        genre-book-helpers leaves out: pip install "genre-book-helpers[chapters]"``.
+    """
+    missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ModuleNotFoundError(
+            f"{needed_by} needs {', '.join(missing)}, which the base install of {DISTRIBUTION} leaves "
+            f'out: pip install "{DISTRIBUTION}[{CHAPTERS_EXTRA}]" (the chapters\' stack)',
+            name=missing[0],
+        )
+
 
 # --------------------------------------------------------------------------- TensorFlow
 
@@ -51,6 +95,7 @@ def import_tensorflow(quiet: bool = True):
     module
         ``tensorflow``.
     """
+    require_chapters("helpers.backend.import_tensorflow", ("tensorflow",))
     if not quiet or "tensorflow" in sys.modules:
         import tensorflow as tf
 
@@ -195,6 +240,7 @@ def dtype_policy(policy: str | None = "auto"):
     str
         The policy in force inside the block.
     """
+    require_chapters("helpers.backend.dtype_policy", ("keras",))
     import keras
 
     name = resolve_policy(policy)

@@ -7,7 +7,9 @@ Environment variables (all optional)
 ``BOOK_DATA_DIR``
     Cache folder for downloads and derived files (default: ``data/`` in the repository when the
     package is imported from a checkout, else ``~/.cache/genre-book``). An installed package also
-    writes its results tables and a retrained model there, never into ``site-packages``.
+    writes its results tables and a retrained model there, never into ``site-packages``. It may be
+    read-only (a classroom's shared copy): what it holds is used; what would be written there
+    falls back (see :func:`data_home`).
 ``BOOK_CACHE_DIR``
     Folder of the derived caches only (MFCC features, embeddings, descriptors; default:
     ``BOOK_DATA_DIR``). The chapter runner points it at an empty folder for every chapter, so the
@@ -31,12 +33,13 @@ from __future__ import annotations
 import os
 import random
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from helpers.errors import ParameterError
+from helpers.errors import DataError, ParameterError
 
 # tqdm.auto (imported by pooch, which librosa imports lazily, e.g. in specshow) warns "IProgress not
 # found" in Jupyter kernels without ipywidgets, then draws text progress bars anyway: keep that hint
@@ -100,6 +103,14 @@ def data_home(create: bool = True) -> Path:
     pathlib.Path
         ``$BOOK_DATA_DIR`` if set; else ``data/`` of the repository checkout (when ``helpers`` is
         imported from one); else ``~/.cache/genre-book`` (never ``site-packages``).
+
+    Raises
+    ------
+    DataError
+        With ``create``, if the folder cannot be created (its path is a file, or a parent is
+        read-only): one line naming it and the fix. A folder that exists but is read-only is
+        returned: its contents are used, and the loaders fall back where they would write (the
+        synthetic data to :func:`scratch_home`, derived caches to computing without caching).
     """
     env = os.environ.get("BOOK_DATA_DIR")
     root = checkout_root()
@@ -110,7 +121,20 @@ def data_home(create: bool = True) -> Path:
     else:
         path = Path.home() / ".cache" / "genre-book"
     if create:
+        make_folder(path, "the data folder" + (" ($BOOK_DATA_DIR)" if env else ""), "BOOK_DATA_DIR")
+    return path
+
+
+def make_folder(path: Path, what: str, variable: str = "BOOK_DATA_DIR") -> Path:
+    """Create ``path`` (and its parents) or raise a one-line :class:`DataError` saying why not."""
+    try:
         path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DataError(f"{what} {path} cannot be created: a file of that name exists; "
+                        f"set {variable} to a writable folder") from None
+    except OSError as error:
+        raise DataError(f"{what} {path} cannot be created ({error.strerror or error}); "
+                        f"set {variable} to a writable folder") from None
     return path
 
 
@@ -118,12 +142,57 @@ def cache_home(create: bool = True) -> Path:
     """Return the folder of the derived caches (features, embeddings, descriptors).
 
     Explained in chapter *From audio to features*: ``$BOOK_CACHE_DIR`` if set, else
-    :func:`data_home`. Downloads stay in :func:`data_home` either way.
+    :func:`data_home`. Downloads stay in :func:`data_home` either way. ``create`` tries to create
+    it and never fails: a cache folder that cannot be created or written means computing without
+    caching (:func:`helpers.features.cached_arrays` says so once).
     """
     env = os.environ.get("BOOK_CACHE_DIR")
-    path = Path(env).expanduser() if env else data_home(create=create)
+    path = Path(env).expanduser() if env else data_home(create=False)
     if create:
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass
+    return path
+
+
+def scratch_home(create: bool = True) -> Path:
+    """A private folder of this user in the system's temporary folder, for data :func:`data_home` cannot take.
+
+    Explained in chapter *Getting started*: when the data folder is read-only or cannot be created,
+    generated stand-ins (the synthetic GTZAN clips, librosa's offline examples) are written here
+    instead, with a printed notice; the system may delete them later, which costs a regeneration.
+
+    Parameters
+    ----------
+    create : bool
+        Create the folder (mode 700) if it does not exist.
+
+    Raises
+    ------
+    DataError
+        If the folder cannot be created, or exists but is not this user's own folder (nothing
+        another user put there is read).
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    path = Path(tempfile.gettempdir()) / f"genre-book-{uid if uid is not None else 'user'}"
+    try:
+        if create:
+            path.mkdir(mode=0o700, exist_ok=True)
+        info = path.lstat()
+    except FileNotFoundError:
+        if not create:
+            return path
+        raise DataError(f"the temporary data folder {path} cannot be created; "
+                        "set BOOK_DATA_DIR to a writable folder") from None
+    except OSError as error:
+        raise DataError(f"the temporary data folder {path} cannot be created ({error.strerror or error}); "
+                        "set BOOK_DATA_DIR to a writable folder") from None
+    import stat
+
+    if not stat.S_ISDIR(info.st_mode) or (uid is not None and info.st_uid != uid):
+        raise DataError(f"the temporary data folder {path} is not this user's own folder; "
+                        "set BOOK_DATA_DIR to a writable folder")
     return path
 
 
@@ -141,7 +210,7 @@ def model_dir(create: bool = False) -> Path:
     return path
 
 
-def default_bundle() -> Path:
+def cnn_bundle() -> Path:
     """Return the stem of the CNN model bundle (chapter 8's network; ``genre-predict --model cnn``).
 
     ``genre-predict``'s default model is the musicnn probe (``helpers.predict.DEFAULT_MODEL``,

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.config import SAMPLE_RATE, cache_home
-from helpers.errors import DataError
+from helpers.errors import DataError, require_columns
 from helpers.features import cached_arrays, files_fingerprint, map_tracks
 
 #: Bump when the descriptor computation changes (invalidates caches).
@@ -163,7 +163,7 @@ def extract_descriptors(
 
     Explained in chapter *Beyond*. Runs the package's one per-track loop
     (:func:`helpers.features.map_tracks`, :func:`helpers.features.cached_arrays`): a damaged cache
-    file is named in a warning and recomputed.
+    file, or one whose values are not finite or not of these clips, is named in a warning and recomputed.
 
     Parameters
     ----------
@@ -190,9 +190,7 @@ def extract_descriptors(
         If a clip cannot be read, is too short or silent (naming the file), or the table lacks
         columns.
     """
-    missing = {"path", "track_id", "genre", "label"} - set(table.columns)
-    if missing:
-        raise DataError(f"extract_descriptors: the table lacks column(s) {sorted(missing)}")
+    require_columns(table, ["path", "track_id", "genre", "label"], "extract_descriptors: the table")
     paths = [str(p) for p in table["path"]]
     for path in paths:
         if not os.path.isfile(path):
@@ -206,5 +204,13 @@ def extract_descriptors(
         rows = map_tracks(partial(_one_track, sr=sr), paths, n_jobs=n_jobs, progress=progress, desc="descriptors")
         return {"values": np.stack(rows).astype(np.float32), "paths": np.asarray(paths)}
 
-    stored = cached_arrays(cache_file, compute, required=("values", "paths"))
+    def invalid(arrays: dict[str, np.ndarray]) -> str | None:  # a cache is served only if this is None
+        values = arrays["values"]
+        if values.dtype != np.float32 or values.shape != (len(paths), len(DESCRIPTOR_NAMES)):
+            return f"values are {values.dtype} of shape {values.shape}, not float32 ({len(paths)}, {len(DESCRIPTOR_NAMES)})"
+        if not np.isfinite(values).all() or arrays["paths"].tolist() != paths:
+            return "values that are not finite, or other clips' paths"
+        return None
+
+    stored = cached_arrays(cache_file, compute, required=("values", "paths"), validate=invalid)
     return descriptor_table(stored["values"], table)

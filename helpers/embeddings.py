@@ -2,15 +2,15 @@
 
 Explained in chapter 10, *Transfer learning* (``chapters/10_transfer_learning.ipynb``).
 
-The per-track work (load the clip, compute musicnn's log-mel input, cut it into 3 s patches) runs
-in the feature layer's one parallel loop, :func:`helpers.features.map_tracks`; the network then
-runs on the patches of a chunk of tracks at once, in the calling thread (one batched pass is
-faster than one call per track, and never runs the Keras model from several threads), in batches
-of :data:`BATCH_PATCHES` patches to bound the memory of the front end's activations. The
-per-patch embeddings of every layer in :data:`helpers.musicnn.LAYERS` (one pass gives them all) are
-pooled per track (mean and max over patches, :func:`helpers.musicnn.pool_patches`) and stored with the
-track's mean tag probabilities in one ``.npz`` cache per network, written atomically and
-recomputed with a warning when damaged (:func:`helpers.features.cached_arrays`).
+Every track goes through the book's one musicnn embedding path,
+:func:`helpers.musicnn.clip_embeddings` (level normalisation → log-mel → 3 s patches → the NumPy
+network → mean and max over the patches), the same function that trains the shipped probe
+(``tools/train_probe_bundle.py``) and that ``genre-predict`` applies. The tracks run in the
+feature layer's one parallel loop, :func:`helpers.features.map_tracks` (one BLAS thread per
+worker). The pooled embeddings of every layer in :data:`helpers.musicnn.LAYERS` (one pass gives
+them all) and each track's mean tag probabilities are stored in one ``.npz`` cache per network,
+checked when read (shapes, finite values, the table's tracks), written atomically and recomputed
+with a warning when damaged (:func:`helpers.features.cached_arrays`).
 """
 
 from __future__ import annotations
@@ -24,17 +24,15 @@ import pandas as pd
 
 from helpers import musicnn
 from helpers.config import GENRES, cache_home
-from helpers.errors import DataError, ParameterError
+from helpers.errors import DataError, ParameterError, require_columns
 from helpers.features import cached_arrays, files_fingerprint, map_tracks
 
-#: Version of the cache format; bump it when what is stored changes.
-EMBEDDINGS_VERSION = 2
-#: Tracks whose patches are computed together before the network runs on them.
-CHUNK_TRACKS = 50
-#: Patches per network call: the front end's activations take about 15 MB per patch.
-BATCH_PATCHES = 32
-POOLINGS = ("mean", "max")
-_ARRAYS = (*(f"{layer}_{p}" for layer in musicnn.LAYERS for p in POOLINGS), "tags", "n_patches", "track_ids")
+#: Version of the cache format; bump it when what is stored changes. 3: level-normalised
+#: embeddings from the one path (helpers.musicnn.clip_embeddings) and the NumPy network.
+EMBEDDINGS_VERSION = 3
+POOLINGS = musicnn.POOLINGS
+_POOLED = tuple(f"{layer}_{p}" for layer in musicnn.LAYERS for p in POOLINGS)
+_ARRAYS = (*_POOLED, "tags", "n_patches", "track_ids")
 
 
 @dataclass
@@ -72,17 +70,13 @@ class Embeddings:
         return pd.DataFrame({"track_id": self.track_ids, "label": self.labels,
                              "genre": [self.genres[i] for i in self.labels]})
 
-    def tag_names(self) -> tuple:
-        """The tag vocabulary of :attr:`tags`' columns."""
-        return musicnn.TAGS[self.model]
-
 
 def embeddings_cache_path(table: pd.DataFrame, model: str = "msd", cache_dir=None) -> Path:
     """Where :func:`extract_embeddings` caches the embeddings of ``table``.
 
     The name holds the flavour, the network, the format version and a fingerprint of the audio
-    files (paths, sizes, modification times, track ids), so that touching a file means a new
-    entry. Every layer and both poolings are stored, so neither enters the name.
+    files (paths, contents, track ids), so that changing a file means a new entry. Every layer
+    and both poolings are stored, so neither enters the name.
     """
     folder = Path(cache_dir) if cache_dir is not None else cache_home() / "embeddings"
     flavour = table.attrs.get("flavour", "unknown")
@@ -90,8 +84,11 @@ def embeddings_cache_path(table: pd.DataFrame, model: str = "msd", cache_dir=Non
     return folder / f"{flavour}-musicnn-{model}-v{EMBEDDINGS_VERSION}-{fingerprint}.npz"
 
 
-def clip_patches(path) -> np.ndarray:
-    """One clip's musicnn input: its 3 s log-mel patches, ``(n_patches, 187, 96)`` float32.
+def track_embeddings(path, model: str = "msd") -> dict:
+    """One audio file's pooled musicnn embeddings (:func:`helpers.musicnn.clip_embeddings` at 16 kHz).
+
+    Explained in chapter 10, *Transfer learning*: the per-track job of :func:`extract_embeddings`
+    (and of any other per-track loop, e.g. chapter 11's), without the per-patch outputs.
 
     Raises
     ------
@@ -102,49 +99,33 @@ def clip_patches(path) -> np.ndarray:
 
     try:
         y = load_clip(path, sr=musicnn.SR, mono=True)
-        return musicnn.patches(musicnn.log_mel(y, musicnn.SR))
+        out = musicnn.clip_embeddings(y, musicnn.SR, musicnn.musicnn_numpy(model))
     except DataError as error:
         message = str(error)
-        raise DataError(message if str(path) in message else f"{path}: {message}") from None
+        raise DataError(message if str(path) in message else f"audio file {path}: {message}") from None
+    del out["per_patch"]
+    return out
 
 
-def embed_tracks(paths: Sequence, model: str = "msd", n_jobs: int = -1,
-                 progress: bool | None = None) -> dict[str, np.ndarray]:
-    """Pooled embeddings of every layer and mean tag probabilities of every clip in ``paths`` (no cache).
-
-    Returns the arrays the cache stores: ``<layer>_mean`` and ``<layer>_max`` ``(n, dims)`` for
-    every layer of :data:`helpers.musicnn.LAYERS`, ``tags`` ``(n, 50)``, ``n_patches`` ``(n,)``.
-    """
-    paths = [str(p) for p in paths]
-    net = musicnn.load_musicnn(model)
-    pooled = {f"{layer}_{p}": [] for layer in musicnn.LAYERS for p in POOLINGS}
-    pooled.update(tags=[], n_patches=[])
-    for start in range(0, len(paths), CHUNK_TRACKS):
-        chunk = map_tracks(clip_patches, paths[start:start + CHUNK_TRACKS], n_jobs=n_jobs,
-                           progress=progress, desc="musicnn patches")
-        batch = np.concatenate(chunk)
-        parts = [net.predict_on_batch(batch[i:i + BATCH_PATCHES]) for i in range(0, len(batch), BATCH_PATCHES)]
-        out = {name: np.concatenate([np.asarray(part[name]) for part in parts]) for name in parts[0]}
-        bounds = np.cumsum([0] + [len(c) for c in chunk])
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            for layer in musicnn.LAYERS:
-                for name, vector in musicnn.pool_patches(out[layer][lo:hi]).items():
-                    pooled[f"{layer}_{name}"].append(vector)
-            pooled["tags"].append(out["taggram"][lo:hi].mean(axis=0))
-            pooled["n_patches"].append(hi - lo)
-    arrays = {f"{layer}_{p}": np.asarray(pooled[f"{layer}_{p}"], dtype=np.float32).reshape(-1, dims)
-              for layer, dims in musicnn.LAYERS.items() for p in POOLINGS}
-    arrays["tags"] = np.asarray(pooled["tags"], dtype=np.float32).reshape(-1, len(musicnn.TAGS[model]))
-    arrays["n_patches"] = np.asarray(pooled["n_patches"], dtype=np.int64)
-    return arrays
+def _check_arrays(arrays: dict, n_tracks: int, n_tags: int) -> str | None:
+    """Why cached embeddings do not fit the table (None when they do)."""
+    for name in _POOLED:
+        dims = musicnn.LAYERS[name.rsplit("_", 1)[0]]
+        if arrays[name].shape != (n_tracks, dims) or not np.isfinite(arrays[name]).all():
+            return f"{name} has shape {arrays[name].shape} or non-finite values, expected ({n_tracks}, {dims})"
+    if arrays["tags"].shape != (n_tracks, n_tags) or arrays["n_patches"].shape != (n_tracks,):
+        return f"tags {arrays['tags'].shape} or n_patches {arrays['n_patches'].shape} do not fit {n_tracks} tracks"
+    return None
 
 
 def extract_embeddings(table: pd.DataFrame, model: str = "msd", layer: str = "penultimate",
                        pooling: Sequence[str] = POOLINGS, n_jobs: int = -1,
                        progress: bool | None = None, cache_dir=None, cache: bool = True) -> Embeddings:
-    """musicnn embeddings of every clip of a GTZAN table, one row per track, cached.
+    """Musicnn embeddings of every clip of a GTZAN table, one row per track, cached.
 
     Explained in chapter 10, *Transfer learning* (``chapters/10_transfer_learning.ipynb``).
+    Every clip goes through :func:`helpers.musicnn.clip_embeddings` (level-normalised, as the
+    shipped probe and ``genre-predict``).
 
     Parameters
     ----------
@@ -152,7 +133,7 @@ def extract_embeddings(table: pd.DataFrame, model: str = "msd", layer: str = "pe
         A clip table from :func:`helpers.datasets.load_gtzan` (columns ``path``, ``label``,
         ``track_id``), or a subset of its rows; the result keeps its row order.
     model : {"msd", "mtt"}
-        Which pretrained network (:func:`helpers.musicnn.load_musicnn`).
+        Which pretrained network (:func:`helpers.musicnn.musicnn_numpy`).
     layer : {"penultimate", "max_pool", "mean_pool"}
         Which per-patch embedding (sizes in :data:`helpers.musicnn.LAYERS`).
     pooling : sequence of {"mean", "max"}
@@ -183,19 +164,26 @@ def extract_embeddings(table: pd.DataFrame, model: str = "msd", layer: str = "pe
     pooling = tuple(pooling) if not isinstance(pooling, str) else (pooling,)
     if not pooling or any(p not in POOLINGS for p in pooling) or len(set(pooling)) != len(pooling):
         raise ParameterError(f"pooling must be distinct names among {POOLINGS}, got {pooling!r}")
-    missing = {"path", "label", "track_id"} - set(table.columns)
-    if missing:
-        raise DataError(f"clip table lacks column(s) {sorted(missing)}")
+    require_columns(table, ["path", "label", "track_id"], "clip table")
     track_ids = np.asarray(table["track_id"].astype(str), dtype=str)
+    n_tags = len(musicnn.TAGS[model])
 
     def compute() -> dict[str, np.ndarray]:
-        arrays = embed_tracks(table["path"], model, n_jobs, progress)
+        musicnn.musicnn_numpy(model)  # load the weights once, before the workers start
+        rows = map_tracks(lambda path: track_embeddings(path, model), list(table["path"].astype(str)),
+                          n_jobs=n_jobs, progress=progress, desc="musicnn embeddings")
+        arrays = {name: np.asarray([row[name] for row in rows], dtype=np.float32).reshape(len(rows), -1)
+                  for name in (*_POOLED, "tags")}
+        arrays["n_patches"] = np.asarray([row["n_patches"] for row in rows], dtype=np.int64)
         return {**arrays, "track_ids": track_ids}
 
+    def validate(arrays: dict) -> str | None:
+        if not np.array_equal(arrays["track_ids"].astype(str), track_ids):
+            return "it does not hold the table's tracks"
+        return _check_arrays(arrays, len(track_ids), n_tags)
+
     path = embeddings_cache_path(table, model, cache_dir) if cache else None
-    arrays = cached_arrays(path, compute, required=_ARRAYS)
-    if not np.array_equal(arrays["track_ids"].astype(str), track_ids):
-        raise DataError(f"embedding cache {path} does not hold the table's tracks; delete it")
+    arrays = cached_arrays(path, compute, required=_ARRAYS, validate=validate)
     return Embeddings(
         X=np.concatenate([arrays[f"{layer}_{p}"] for p in pooling], axis=1),
         tags=arrays["tags"], n_patches=arrays["n_patches"], track_ids=track_ids,

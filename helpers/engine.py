@@ -10,20 +10,24 @@ against Keras on random weights in ``tests/test_engine.py``): :data:`SUPPORTED_L
 :data:`SUPPORTED_ACTIVATIONS`. Anything else — an LSTM, another activation, channels-first data,
 dilation — is refused when the file is opened with a ``NotImplementedError`` that names the
 layer, so a caller can fall back to Keras instead of printing a wrong genre. Weights that do not
-fit the architecture (an edited kernel shape) raise :class:`helpers.errors.DataError`.
+fit the architecture (an edited kernel shape or unit count) and an architecture that is not
+well-formed raise :class:`helpers.errors.DataError`. The file's ``config.json`` is parsed with
+:func:`helpers.bundle.parse_json`'s limits; what a genre classifier must be beyond that (a softmax
+output, one unit per genre, positive strides) is :func:`helpers.bundle.read_bundle`'s check.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import re
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from helpers.bundle import parse_json
 from helpers.errors import DataError
+from helpers.mfcc import standardize_with
 
 #: The layer types of the book's networks (report CNN and LSTM's front ends, chapter 8's GAP CNN,
 #: the fusion and log-mel CNNs of chapter 9).
@@ -157,6 +161,8 @@ def _normalization(x, weights, config):
 
 
 def _dense(x, weights, config):
+    if weights[0].shape != (x.shape[-1], config["units"]):
+        raise ValueError(f"kernel of shape {weights[0].shape} for {x.shape[-1]} inputs and {config['units']} units")
     out = x @ weights[0]
     if config.get("use_bias", True):
         out = out + weights[1]
@@ -240,10 +246,10 @@ class NumpyModel:
         self.path = Path(keras_path)
         try:
             with zipfile.ZipFile(self.path) as archive:
-                config = json.loads(archive.read("config.json"))
+                config = parse_json(archive.read("config.json"))
                 weights_file = io.BytesIO(archive.read("model.weights.h5"))
             self._read(config, h5py.File(weights_file, "r"))
-        except (zipfile.BadZipFile, KeyError, OSError, TypeError, json.JSONDecodeError) as error:
+        except (zipfile.BadZipFile, KeyError, IndexError, OSError, TypeError, AttributeError, ValueError) as error:
             raise DataError(f"model file {self.path} could not be read: {type(error).__name__}: {error}") from None
         self.output_shape = self._dry_run()
 
@@ -285,7 +291,7 @@ class NumpyModel:
         """Run one zero input through the network: weights that do not fit the layers fail here."""
         try:
             out = self.predict(np.zeros((1, *self.input_shape[1:]), dtype=np.float32))
-        except (ValueError, IndexError, KeyError, TypeError) as error:
+        except (ValueError, IndexError, KeyError, TypeError, AttributeError, ZeroDivisionError) as error:
             raise DataError(f"model file {self.path}: weights and architecture disagree: {error}") from None
         return (None, *out.shape[1:])
 
@@ -304,177 +310,14 @@ class NumpyModel:
             values[name] = np.asarray(_apply(kind, config, weights, [values[n] for n in inbound]), dtype=np.float32)
         return values[self.output]
 
-    @property
-    def input_rank(self) -> int:
-        """Rank of the model input including the batch axis (e.g. 4 for the CNN's (n, 259, 13, 1))."""
-        return len(self.input_shape)
-
 
 # ---------------------------------------------------------------------------------------------
-# musicnn (chapter 10) in NumPy: the pretrained network behind genre-predict's probe bundle
+# The linear probe of a musicnn-probe bundle (chapter 10); musicnn
+# itself: helpers.musicnn.MusicnnNumpy
 # ---------------------------------------------------------------------------------------------
-
-#: RMS level every signal is scaled to before musicnn's log-mel, at training and prediction time
-#: alike, so that the same clip played louder or softer gives the same embedding (the log-mel
-#: ``log10(10000 * mel + 1)`` is not scale-invariant).
-TARGET_RMS = 0.1
-#: Patches run through the network at once (bounds the memory of the convolutions' windows).
-MUSICNN_BATCH = 8
-_BN_EPSILON = 1e-3  # Keras' BatchNormalization default, which helpers.musicnn.build_musicnn uses
-
-
-def normalise_level(y, target_rms: float = TARGET_RMS) -> np.ndarray:
-    """Scale a signal to a fixed RMS level (float32); a silent signal is returned unchanged.
-
-    Used on every clip before :func:`helpers.musicnn.log_mel` by the probe bundle, both when
-    ``tools/train_probe_bundle.py`` trains it and when ``genre-predict`` uses it.
-    """
-    y = np.asarray(y, dtype=np.float32)
-    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if y.size else 0.0
-    if not np.isfinite(rms):
-        raise DataError("the signal holds NaN or infinite samples")
-    return y if rms < 1e-8 else (y * np.float32(target_rms / rms)).astype(np.float32)
-
-
-def _bn_affine(stored: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """A batch normalisation as ``x * scale + shift``."""
-    gamma, beta, mean, var = (stored[f"{name}/{k}"] for k in ("gamma", "beta", "moving_mean", "moving_variance"))
-    scale = gamma / np.sqrt(var + _BN_EPSILON)
-    return scale, beta - mean * scale
-
-
-def _conv_bn_freqmax(x, stored: dict, name: str, padding: str) -> np.ndarray:
-    """musicnn's front-end block on a one-channel ``(n, time, freq)`` input: Conv2D (stride 1) →
-    ReLU → batch norm → max over frequency, as ``(n, time', filters)``.
-
-    ReLU and the batch norm's affine map are monotonic per filter, so the max over frequency of
-    the result is taken from the max (scale ≥ 0) or the min (scale < 0) of the convolution: the
-    same numbers as Keras' order of operations, without running them on every frequency bin.
-    """
-    kernel, bias = stored[f"{name}/kernel"], stored[f"{name}/bias"]
-    kh, kw, _, filters = kernel.shape
-    if padding == "same":
-        x = np.pad(x, ((0, 0), _same_pad(x.shape[1], kh, 1), _same_pad(x.shape[2], kw, 1)))
-    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))  # (n, t, f, kh, kw)
-    n, t, f = windows.shape[:3]
-    z = (windows.reshape(-1, kh * kw) @ kernel.reshape(kh * kw, filters)).reshape(n, t, f, filters)
-    scale, shift = _bn_affine(stored, f"{name}_bn")
-    top = np.where(scale >= 0, z.max(axis=2), z.min(axis=2)) + bias
-    return np.maximum(top, 0) * scale + shift
-
-
-def _conv1d_same(x, kernel, bias) -> np.ndarray:
-    """A Conv1D ('same', stride 1) of ``(n, time, channels)`` with kernel ``(k, channels, filters)``."""
-    k, c, filters = kernel.shape
-    x = np.pad(x, ((0, 0), _same_pad(x.shape[1], k, 1), (0, 0)))
-    windows = np.lib.stride_tricks.sliding_window_view(x, k, axis=1)  # (n, t, c, k)
-    n, t = windows.shape[:2]
-    z = windows.reshape(-1, c * k) @ kernel.transpose(1, 0, 2).reshape(c * k, filters)
-    return z.reshape(n, t, filters) + bias
-
-
-class MusicnnNumpy:
-    """musicnn's forward pass in NumPy, from the packaged weights (no TensorFlow).
-
-    The same network as :func:`helpers.musicnn.build_musicnn` (checked against it in
-    ``tests/test_engine.py``): input batch norm; timbral convolutions (7 × 38 and 7 × 67, 'valid'
-    in frequency after padding time by 3) and temporal ones (128, 64, 32 × 1, 'same'), each with
-    ReLU, batch norm and a max over frequency; three 1-D convolutions (the last two residual);
-    max and mean over time; batch norm, a 200-unit dense layer (the *penultimate* layer), batch
-    norm and the sigmoid tag outputs.
-
-    Parameters
-    ----------
-    weights_path : path
-        A weight file of :func:`helpers.musicnn.weights_path`.
-
-    Raises
-    ------
-    DataError
-        If the file cannot be read or does not hold musicnn's variables with their shapes.
-    """
-
-    TIMBRAL = ("timbral_74", "timbral_77")
-    TEMPORAL = ("temporal_128", "temporal_64", "temporal_32")
-
-    def __init__(self, weights_path):
-        self.path = Path(weights_path)
-        try:
-            with np.load(self.path, allow_pickle=False) as stored:
-                self.weights = {key: stored[key].astype(np.float32) for key in stored.files}
-        except (OSError, ValueError) as error:
-            raise DataError(f"musicnn weight file {self.path} cannot be read ({error})") from None
-        expected = {"input_bn/gamma": (1,), "timbral_74/kernel": (7, 38, 1, 204),
-                    "timbral_77/kernel": (7, 67, 1, 204), "temporal_128/kernel": (128, 1, 1, 51),
-                    "midend_1/kernel": (7, 561, 64), "penultimate/kernel": (1506, 200)}
-        for key, shape in expected.items():
-            if key not in self.weights or self.weights[key].shape != shape:
-                found = self.weights[key].shape if key in self.weights else "missing"
-                raise DataError(f"musicnn weight file {self.path}: {key} should have shape {shape}, "
-                                f"found {found}")
-        self.n_tags = self.weights["logits/bias"].shape[0] if "logits/bias" in self.weights else 0
-
-    def _forward(self, x: np.ndarray) -> dict:
-        w = self.weights
-        scale, shift = _bn_affine(w, "input_bn")
-        h = x * scale[0] + shift[0]  # (n, time, 96): the one-channel input, channel axis dropped
-        padded = np.pad(h, ((0, 0), (3, 3), (0, 0)))  # pad time only, then 'valid' in frequency
-        front = [_conv_bn_freqmax(padded, w, name, "valid") for name in self.TIMBRAL]
-        front += [_conv_bn_freqmax(h, w, name, "same") for name in self.TEMPORAL]
-        mid = [np.concatenate(front, axis=-1)]
-        for i in (1, 2, 3):  # conv 1 adapts, convs 2 and 3 are residual
-            c = np.maximum(_conv1d_same(mid[-1], w[f"midend_{i}/kernel"], w[f"midend_{i}/bias"]), 0)
-            scale, shift = _bn_affine(w, f"midend_{i}_bn")
-            c = c * scale + shift
-            mid.append(c if i == 1 else c + mid[-1])
-        features = np.concatenate(mid, axis=-1)
-        max_pool, mean_pool = features.max(axis=1), features.mean(axis=1)
-        pooled = np.stack([max_pool, mean_pool], axis=-1).reshape(len(x), -1)  # TF1 order
-        scale, shift = _bn_affine(w, "pool_bn")
-        dense = np.maximum((pooled * scale + shift) @ w["penultimate/kernel"] + w["penultimate/bias"], 0)
-        scale, shift = _bn_affine(w, "penultimate_bn")
-        penultimate = dense * scale + shift
-        logits = penultimate @ w["logits/kernel"] + w["logits/bias"]
-        return {"taggram": 1 / (1 + np.exp(-logits)), "penultimate": penultimate,
-                "max_pool": max_pool, "mean_pool": mean_pool}
-
-    def predict(self, patches) -> dict:
-        """Outputs for ``(n, 187, 96)`` log-mel patches, as :func:`helpers.musicnn.build_musicnn`'s
-        (``taggram``, ``penultimate``, ``max_pool``, ``mean_pool``), float32."""
-        x = np.asarray(patches, dtype=np.float32)
-        if x.ndim != 3 or x.shape[1:] != (187, 96):
-            raise DataError(f"musicnn takes (n, 187, 96) log-mel patches, got shape {x.shape}")
-        parts = [self._forward(x[i:i + MUSICNN_BATCH]) for i in range(0, len(x), MUSICNN_BATCH)]
-        return {k: np.concatenate([p[k] for p in parts]).astype(np.float32) for k in parts[0]}
 
 
 def probe_probabilities(embedding, probe: dict) -> np.ndarray:
-    """A linear probe's class probabilities for embeddings ``(n, dims)``: standardise, then
-    multinomial logistic regression (softmax), from the arrays of
-    :meth:`helpers.models.probe.ProbeClassifier.to_dict`."""
-    X = np.asarray(embedding, dtype=np.float64)
-    z = (X - np.asarray(probe["mean"])) / np.asarray(probe["scale"])
+    """A linear probe's class probabilities for embeddings ``(n, dims)``: standardise, then multinomial logistic regression (softmax), from the arrays of :meth:`helpers.models.probe.ProbeClassifier.to_dict`."""
+    z = standardize_with(np.asarray(embedding, dtype=np.float64), probe["mean"], probe["scale"])
     return _softmax(z @ np.asarray(probe["coef"]).T + np.asarray(probe["intercept"]))
-
-
-def musicnn_patch_embeddings(y, sr: int, net, layer: str = "penultimate",
-                             target_rms: float = TARGET_RMS, timings: dict | None = None) -> np.ndarray:
-    """One clip's per-patch musicnn embeddings, ``(n_patches, dims)``: level normalised to
-    ``target_rms`` (:func:`normalise_level`), musicnn's log-mel, 3 s patches, ``net.predict``.
-
-    The one embedding path of the probe bundle, used by ``tools/train_probe_bundle.py`` to train
-    it and by ``genre-predict`` to apply it; ``net`` is a :class:`MusicnnNumpy` (or anything with
-    the same ``predict``). A ``timings`` dict receives the seconds of ``features`` (level, log-mel,
-    patches) and ``predict`` (the network).
-    """
-    import time
-
-    from helpers.musicnn import log_mel, patches
-
-    start = time.perf_counter()
-    x = patches(log_mel(normalise_level(y, target_rms), sr))
-    middle = time.perf_counter()
-    out = net.predict(x)[layer]
-    if timings is not None:
-        timings.update(features=middle - start, predict=time.perf_counter() - middle)
-    return out

@@ -3,7 +3,8 @@
 - :class:`ParameterError` — a bad *argument* (a negative hop length, an unknown genre, arrays of
   the wrong shape): the caller's mistake, named in the message.
 - :class:`DataError` — bad or missing *data* (a corrupt clip, a missing genre folder, a checksum
-  mismatch): the message names the file or folder and what is wrong with it.
+  mismatch): the message names the file or folder and what is wrong with it;
+  :func:`require_columns` raises it for a table that lacks a column.
 
 Both are :class:`ValueError` subclasses, so ``except ValueError`` catches either.
 """
@@ -15,3 +16,15 @@ class ParameterError(ValueError):
 
 class DataError(ValueError):
     """Bad or missing data: the message names the file (or folder) and what is wrong with it."""
+
+
+def require_columns(table, columns, what: str = "table") -> None:
+    """Raise a :class:`DataError` naming ``what`` and the ``columns`` that ``table`` lacks, in their order.
+
+    The one column check of the package (clip tables, fold tables, the Spotify table, ...): explained
+    in chapter *Getting started* with the data layer's errors. ``table`` is anything with a
+    ``columns`` attribute (a pandas DataFrame); nothing is imported.
+    """
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise DataError(f"{what} lacks column(s) {missing}")

@@ -1,31 +1,37 @@
-"""Honest evaluation: per-genre scores, confusions, fusion of probabilities and track-grouped cross-validation.
+"""Honest evaluation: per-genre scores, confusions, fusion of probabilities and the one nested cross-validation.
 
 Explained in chapter *Evaluation: which numbers hold up* (``chapters/08_evaluation.ipynb``), which
-shows :func:`late_fusion`, :func:`cross_validate` and :func:`nested_cross_validate`; the scores they use (track voting, segment and
-track accuracy, macro F1) are in :mod:`helpers.metrics`, the splits in :mod:`helpers.splits`.
+shows :func:`late_fusion` and :func:`nested_cross_validate`; the scores they use (track voting,
+segment and track accuracy, macro F1) are in :mod:`helpers.metrics`, the folds and roles in
+:mod:`helpers.splits` (:func:`helpers.splits.gtzan_fold_plan`).
 
 The report scored its networks on *segments* drawn at random from all tracks, so segments of one
-track sat on both sides of the split (the leak). :func:`cross_validate` runs repeated, stratified,
-track-grouped k-fold cross-validation instead, in which early stopping only ever sees inner
-validation *tracks* taken from the training folds, never the test fold; every fold is trained and
-scored by :func:`helpers.training.train_and_score`, the book's one train-and-score path.
-:func:`nested_cross_validate` chooses between candidate models inside every outer fold, on
-selection tracks that neither trained a model nor picked its early-stopping epoch.
+track sat on both sides of the split (the leak). :func:`nested_cross_validate` is the book's one
+engine for comparing models instead (chapters 8, 9 and 10): in every outer fold of a fold plan,
+every candidate — a network, the MFCC-statistics model, a fusion, the musicnn probe — fits on the
+same *fit* tracks, makes its one inner decision (a network's early-stopping epoch, a linear model's
+``C``) on the same *tune* tracks, is scored on the same *selection* tracks (which choose between
+candidates) and, once, on the test tracks. Every run goes through
+:func:`helpers.training.train_and_score`. :class:`NestedResult` keeps the per-fold scores and the
+per-track probabilities; :func:`save_nested` / :func:`load_nested` store them so that later
+chapters read a model's scores instead of training a second copy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from helpers.config import DEFAULT_SEED
 from helpers.errors import DataError, ParameterError
-from helpers.metrics import segment_accuracy, track_accuracy, track_vote
-from helpers.splits import validation_tracks_split
-from helpers.training import SplitResult, train_and_score
+from helpers.results import results_dir, save_results
+from helpers.splits import FoldPlan, stable_key
+from helpers.stats import corrected_resampled_ttest
+from helpers.training import SplitResult, TrainingConfig, train_and_score
 
 # ---------------------------------------------------------------------------------------------
 # Scores per genre
@@ -95,14 +101,14 @@ def most_confused_pairs(y_true, y_pred, genres: Sequence[str], k: int = 5) -> pd
     return frame.reset_index(drop=True)
 
 
-def mean_std(values) -> str:
+def format_mean_std(values) -> str:
     """Format values as ``'mean ± std'`` in percent (sample standard deviation, ddof=1).
 
     Explained in chapter *Evaluation*.
     """
     values = np.asarray(values, dtype=float)
     if values.size == 0:
-        raise ParameterError("mean_std needs at least one value")
+        raise ParameterError("format_mean_std needs at least one value")
     std = values.std(ddof=1) if values.size > 1 else 0.0
     return f"{100 * values.mean():.1f} ± {100 * std:.1f} %"
 
@@ -115,13 +121,15 @@ def mean_std(values) -> str:
 def late_fusion(*probabilities, weights: Sequence[float] | None = None) -> np.ndarray:
     """Weighted mean of several models' class probabilities for the same rows.
 
-    Shown in chapter *Evaluation* (``chapters/08_evaluation.ipynb``), where it averages models;
+    Notebook: chapters/08_evaluation.ipynb
+
+    Explained in chapter *Evaluation* (``chapters/08_evaluation.ipynb``), where it averages models;
     chapter *Beyond* fuses an MFCC and a descriptor model with it.
 
     Parameters
     ----------
     *probabilities : arrays of shape (..., n_classes)
-        E.g. ``(n, n_classes)``, or ``CVResult.probabilities`` of shape ``(n_repeats, n, n_classes)``.
+        E.g. ``(n, n_classes)``: segments or tracks, in the same order for every model.
     weights : sequence of float, optional
         One per model (normalised to sum 1); default: equal weights.
 
@@ -146,159 +154,11 @@ def late_fusion(*probabilities, weights: Sequence[float] | None = None) -> np.nd
     return sum(wi * a for wi, a in zip(w, arrays, strict=True))
 
 
-def fold_repeats(folds, n_rows: int) -> list[int]:
-    """The repetition each fold belongs to: a new repetition starts when a test row comes back.
-
-    Explained in chapter *Evaluation*. ``folds`` are ``(train, test)`` or ``(train, validation,
-    test)`` row tuples over ``n_rows`` rows, in the order of :func:`helpers.splits.track_folds`.
-    """
-    covered = np.zeros(int(n_rows), dtype=bool)
-    repeat, repeats = -1, []
-    for fold in folds:
-        test = np.asarray(fold[-1], dtype=np.int64)
-        if repeat < 0 or covered[test].any():
-            repeat += 1
-            covered[:] = False
-        covered[test] = True
-        repeats.append(repeat)
-    return repeats
-
-
-def _scores(labels, track_ids, rows, probabilities, prefix: str = "") -> dict:
-    """Segment and track-vote accuracy of some rows (NaN when there are none)."""
-    rows = np.asarray(rows, dtype=np.int64)
-    if len(rows) == 0:
-        return {prefix + "segment_accuracy": float("nan"), prefix + "track_accuracy": float("nan")}
-    return {prefix + "segment_accuracy": segment_accuracy(labels[rows], probabilities),
-            prefix + "track_accuracy": track_accuracy(probabilities, track_ids[rows], labels[rows])}
-
-
-def fold_scores(probabilities, labels, track_ids, folds) -> pd.DataFrame:
-    """Score out-of-fold probabilities fold by fold (segment and track-vote accuracy).
-
-    Explained in chapter *Evaluation*; chapter *Beyond* uses it for late fusion: combine the
-    ``CVResult.probabilities`` of two models run on the same folds with :func:`late_fusion`, then
-    score the result here exactly like :func:`cross_validate` scores one model.
-
-    Parameters
-    ----------
-    probabilities : array-like, shape (n_repeats, n_rows, n_classes)
-        Out-of-fold probabilities per repetition (``CVResult.probabilities``).
-    labels, track_ids : array-like, shape (n_rows,)
-    folds : sequence of (train_rows, test_rows) or (train_rows, val_rows, test_rows)
-        The folds the models were run on (:func:`fold_repeats` tells their repetitions).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per fold: ``repeat``, ``fold``, ``segment_accuracy``, ``track_accuracy``.
-
-    Raises
-    ------
-    ParameterError
-        If the probabilities do not fit the rows or the folds' repetitions.
-    DataError
-        If a test row has no out-of-fold probabilities (NaN).
-    """
-    probs = np.asarray(probabilities, dtype=np.float64)
-    labels, track_ids = np.asarray(labels), np.asarray(track_ids)
-    if probs.ndim != 3 or probs.shape[1] != len(labels):
-        raise ParameterError(f"fold_scores: probabilities of shape {probs.shape} do not fit {len(labels)} rows")
-    records = []
-    for index, (fold, repeat) in enumerate(zip(folds, fold_repeats(folds, len(labels)), strict=True)):
-        if repeat >= len(probs):
-            raise ParameterError(f"fold_scores: fold {index} belongs to repetition {repeat}, "
-                                 f"beyond the {len(probs)} given")
-        test = np.asarray(fold[-1], dtype=np.int64)
-        if np.isnan(probs[repeat][test]).any():
-            raise DataError(f"fold_scores: fold {index} has rows without out-of-fold probabilities")
-        records.append({"repeat": repeat, "fold": index, **_scores(labels, track_ids, test, probs[repeat][test])})
-    return pd.DataFrame(records)
-
-
-# ---------------------------------------------------------------------------------------------
-# Cross-validation
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class CVResult:
-    """What :func:`cross_validate` returns (explained in chapter *Evaluation*).
-
-    Attributes
-    ----------
-    folds : pandas.DataFrame
-        One row per fold: ``repeat``, ``fold``, track counts, ``segment_accuracy``,
-        ``track_accuracy`` (test fold), ``val_segment_accuracy``, ``val_track_accuracy`` (inner
-        validation tracks, the only numbers fit for choosing between models), ``epochs_run``,
-        ``best_epoch``, ``seconds``.
-    probabilities : numpy.ndarray, shape (n_repeats, n_segments, n_classes)
-        Out-of-fold probabilities of every segment in every repetition (NaN where a row was never
-        in a test fold).
-    labels, track_ids : numpy.ndarray
-        Of every segment.
-    genres : tuple of str
-    histories : list of dict
-        The training history of every fold.
-    fold_rows : list of (val_rows, test_rows)
-        The inner validation rows and the test rows of every fold.
-    fold_probabilities : list of (val_probabilities, test_probabilities)
-        The model's probabilities for those rows (for :func:`average_cv`).
-    """
-
-    folds: pd.DataFrame
-    probabilities: np.ndarray
-    labels: np.ndarray
-    track_ids: np.ndarray
-    genres: tuple = field(default=())
-    histories: list = field(default_factory=list)
-    fold_rows: list = field(default_factory=list)
-    fold_probabilities: list = field(default_factory=list)
-
-    def summary(self, name: str = "") -> dict:
-        """Mean and sample standard deviation over folds of the test and validation accuracies."""
-        out = {"model": name} if name else {}
-        for column in ("segment_accuracy", "track_accuracy", "val_segment_accuracy", "val_track_accuracy"):
-            values = self.folds[column].to_numpy(dtype=float)
-            out[column] = float(values.mean())
-            out[column + "_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        out["folds"] = len(self.folds)
-        out["seconds"] = float(self.folds["seconds"].sum())
-        return out
-
-    def segment_predictions(self, repeat: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Out-of-fold (true, predicted) segment classes of one repetition."""
-        probs = self.probabilities[repeat]
-        seen = ~np.isnan(probs).any(axis=1)
-        return self.labels[seen], probs[seen].argmax(axis=1)
-
-    def track_predictions(self, repeat: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Out-of-fold (true, predicted) track classes after voting.
-
-        With ``repeat=None`` the predictions of all repetitions are concatenated (each track then
-        appears once per repetition), which is what the chapter's confusion matrices show.
-        """
-        repeats = range(len(self.probabilities)) if repeat is None else [repeat]
-        true, pred = [], []
-        for r in repeats:
-            probs = self.probabilities[r]
-            seen = ~np.isnan(probs).any(axis=1)
-            t, p, _ = track_vote(probs[seen], self.track_ids[seen], self.labels[seen])
-            true.append(t)
-            pred.append(p)
-        return np.concatenate(true), np.concatenate(pred)
-
-
-def fold_parts(fold) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """``(train, validation, test)`` rows of a fold; validation is None for a ``(train, test)`` pair."""
-    if len(fold) not in (2, 3):
-        raise ParameterError(f"a fold must be (train, test) or (train, validation, test) rows, got {len(fold)} parts")
-    rows = [np.asarray(part, dtype=np.int64) for part in fold]
-    return rows[0], (rows[1] if len(rows) == 3 else None), rows[-1]
-
-
 def progress_bar(items: Sequence, show: bool, description: str):
-    """``items`` with a tqdm progress bar (that disappears when done) if ``show``."""
+    """``items`` with a tqdm progress bar (that disappears when done) if ``show``.
+
+    Plumbing of chapter *Evaluation*'s long loops (not shown).
+    """
     if not show:
         return items
     from tqdm.auto import tqdm
@@ -306,184 +166,59 @@ def progress_bar(items: Sequence, show: bool, description: str):
     return tqdm(items, desc=description, leave=False)
 
 
-class FoldRecorder:
-    """What :func:`cross_validate` keeps of every fold: scores, out-of-fold probabilities, histories.
-
-    Explained in chapter *Evaluation*. :meth:`add` keeps one fold's scores (on its validation and
-    test rows) and probabilities; :meth:`result` returns the :class:`CVResult`.
-    """
-
-    def __init__(self, feature_set, folds: Sequence[tuple]):
-        if len(folds) == 0:
-            raise ParameterError("cross-validation needs at least one fold")
-        self.labels = np.asarray(feature_set.labels)
-        self.track_ids = np.asarray(feature_set.track_ids)
-        self.genres = tuple(getattr(feature_set, "genres", ()))
-        n_classes = len(self.genres) if self.genres else int(self.labels.max()) + 1
-        self.repeats = fold_repeats(folds, len(self.labels))
-        self.probabilities = np.full((self.repeats[-1] + 1, len(self.labels), n_classes), np.nan)
-        self.records: list[dict] = []
-        self.histories: list[dict] = []
-        self.fold_rows: list[tuple] = []
-        self.fold_probabilities: list[tuple] = []
-
-    def add(self, index: int, run: SplitResult) -> None:
-        """Record fold ``index``: what :func:`helpers.training.train_and_score` returned for it."""
-        self.probabilities[self.repeats[index]][run.test_rows] = run.test_probabilities
-        self.histories.append(run.history)
-        self.fold_rows.append((run.val_rows, run.test_rows))
-        self.fold_probabilities.append((run.val_probabilities, run.test_probabilities))
-        scores = {key: value for key, value in run.record.items() if key != "shared_tracks"}  # 0 by construction
-        self.records.append({"repeat": self.repeats[index], "fold": index, **scores})
-
-    def result(self) -> CVResult:
-        """The :class:`CVResult` of the folds recorded so far."""
-        return CVResult(pd.DataFrame(self.records), self.probabilities, self.labels, self.track_ids, self.genres,
-                        self.histories, self.fold_rows, self.fold_probabilities)
-
-
-def cross_validate(
-    build_fn: Callable[[], object],
-    feature_set,
-    folds: Sequence[tuple],
-    *,
-    val_fraction: float = 0.2,
-    seed: int = DEFAULT_SEED,
-    progress: bool = True,
-    description: str = "folds",
-    **train_kwargs,
-) -> CVResult:
-    """Train a fresh model on every fold and score it on that fold's held-out tracks.
-
-    Shown in chapter *Evaluation* (``chapters/08_evaluation.ipynb``). For each fold: the training
-    tracks are split again (:func:`helpers.splits.validation_tracks_split`) into fit tracks and
-    inner validation tracks; :func:`helpers.training.train_and_score` trains a new model from
-    ``build_fn`` on the fit tracks with early stopping on the validation tracks and predicts the
-    test fold once, at the end; :class:`FoldRecorder` keeps the scores and the out-of-fold
-    probabilities.
-
-    Parameters
-    ----------
-    build_fn : callable
-        Returns a new model (e.g. ``helpers.models.mfcc.build_report_cnn``).
-    feature_set : FeatureSet
-        With ``X``, ``labels``, ``track_ids``, ``genres`` and ``table()``, e.g. the result of
-        :func:`helpers.features.extract_features`.
-    folds : sequence of tuples
-        ``(train_rows, test_rows)`` pairs, e.g. from :func:`helpers.splits.track_folds`, or
-        ``(train_rows, validation_rows, test_rows)`` triples (e.g. :func:`helpers.splits.filtered_folds`),
-        whose validation rows are then used instead of an inner split.
-    val_fraction : float
-        Fraction of each fold's training tracks used as inner validation tracks.
-    seed : int
-        Fold ``i`` is seeded with ``seed + i`` (model initialisation, shuffles, inner split).
-    progress : bool
-        Show a progress bar over folds.
-    description : str
-        Label of the progress bar.
-    **train_kwargs
-        Passed to :func:`helpers.training.train_and_score` (``epochs``, ``batch_size``,
-        ``learning_rate``, ``patience``, ``standardize``, ``fit_fn``, ``precision``).
-
-    Returns
-    -------
-    CVResult
-
-    Raises
-    ------
-    ParameterError
-        If asked to allow tracks shared between training and test.
-    DataError
-        If a fold's training and test rows share a track (the leak this function exists to avoid).
-    """
-    if train_kwargs.get("allow_shared_tracks"):
-        raise ParameterError("cross_validate never allows tracks shared between training and test folds")
-    recorder = FoldRecorder(feature_set, folds)
-    for index, fold in enumerate(progress_bar(folds, progress, description)):
-        fit_rows, val_rows, test_rows = fold_parts(fold)
-        if val_rows is None:  # early stopping watches tracks of the training side, never the test fold
-            fit_rows, val_rows = validation_tracks_split(feature_set, fit_rows, val_fraction, seed + index)
-        run = train_and_score(build_fn, feature_set, fit_rows, val_rows, test_rows, seed=seed + index, **train_kwargs)
-        recorder.add(index, run)
-    return recorder.result()
-
-
-def average_cv(results: Sequence[CVResult], weights: Sequence[float] | None = None) -> CVResult:
-    """Late fusion of cross-validated models: average their probabilities fold by fold.
-
-    Explained in chapter *Evaluation*. The models must have been cross-validated on the same folds
-    with the same seed (hence the same inner validation tracks). The averaged probabilities
-    (:func:`late_fusion`) are scored exactly like one model's: on the inner validation tracks
-    (``val_…`` columns, the numbers to choose by) and on the test folds. No weight is fitted: with
-    ``weights=None`` every model counts equally, so the combination itself is not tuned on anything.
-
-    Parameters
-    ----------
-    results : sequence of CVResult
-        At least two results of :func:`cross_validate` on the same folds.
-    weights : sequence of float, optional
-        Non-negative weights, one per result (normalised to sum 1).
-
-    Returns
-    -------
-    CVResult
-        With the fused fold scores; ``seconds`` is the sum of the members' training times,
-        ``epochs_run`` and ``best_epoch`` are NaN, and ``histories`` is empty.
-
-    Raises
-    ------
-    ParameterError
-        With fewer than two results, or if they were not computed on the same folds and validation rows.
-    """
-    results = list(results)
-    if len(results) < 2:
-        raise ParameterError("average_cv needs at least two cross-validation results")
-    first = results[0]
-    for other in results[1:]:
-        if (len(other.fold_rows) != len(first.fold_rows) or not np.array_equal(other.track_ids, first.track_ids)
-                or any(not (np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]))
-                       for a, b in zip(first.fold_rows, other.fold_rows, strict=True))):
-            raise ParameterError("average_cv: the results were not computed on the same folds and validation rows")
-    labels, track_ids = first.labels, first.track_ids
-    records, fold_probabilities = [], []
-    for index, (val_rows, test_rows) in enumerate(first.fold_rows):
-        val_probs = late_fusion(*(r.fold_probabilities[index][0] for r in results), weights=weights)
-        test_probs = late_fusion(*(r.fold_probabilities[index][1] for r in results), weights=weights)
-        fold_probabilities.append((val_probs, test_probs))
-        record = first.folds.iloc[index][["repeat", "fold", "train_tracks", "val_tracks", "test_tracks"]].to_dict()
-        record.update({
-            **_scores(labels, track_ids, test_rows, test_probs),
-            **_scores(labels, track_ids, val_rows, val_probs, prefix="val_"),
-            "epochs_run": float("nan"),
-            "best_epoch": float("nan"),
-            "seconds": float(sum(r.folds["seconds"].iloc[index] for r in results)),
-        })
-        records.append(record)
-    probabilities = late_fusion(*(r.probabilities for r in results), weights=weights)
-    return CVResult(pd.DataFrame(records), probabilities, labels, track_ids, first.genres, [],
-                    list(first.fold_rows), fold_probabilities)
-
-
-
 # ---------------------------------------------------------------------------------------------
-# Nested selection: the choice between candidates is made inside every outer fold
+# The one nested cross-validation: every candidate on the same roles in every outer fold
 # ---------------------------------------------------------------------------------------------
 
+#: Options of a candidate that :func:`nested_cross_validate` reads itself (the others go to
+#: :func:`helpers.training.train_and_score`).
+ENGINE_OPTIONS = ("features", "fit_only_rows", "fit_tracks_per_genre", "changed")
 
-def selection_split(feature_set, train_rows, fraction: float = 0.2,
-                    seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split one outer fold's training rows by track into fit, early-stopping and selection rows.
 
-    Explained in chapter *Evaluation*. ``fraction`` of the training tracks become *selection*
-    tracks (they choose between candidates), the same number of the others become early-stopping
-    validation tracks (they pick the epoch), the rest are fit: 60 / 20 / 20 by default. Both splits
-    are genre-stratified and track-grouped (:func:`helpers.splits.validation_tracks_split`).
+def _track_means(probabilities, track_ids, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per track (first appearance order): its id, its label and the mean of its rows' probabilities."""
+    frame = pd.DataFrame(np.asarray(probabilities, dtype=np.float64))
+    frame["track"], frame["label"] = np.asarray(track_ids).astype(str), np.asarray(labels)
+    grouped = frame.groupby("track", sort=False)
+    if grouped["label"].nunique().gt(1).any():
+        raise DataError("a track has rows with different labels")
+    means = grouped.mean()
+    return means.index.to_numpy(), means["label"].to_numpy(dtype=np.int64), means.drop(columns="label").to_numpy()
+
+
+@dataclass
+class FoldPredictions:
+    """One candidate's per-track probabilities in one outer fold: its selection and test tracks.
+
+    A track's probabilities are the mean over its rows (segments), so that the arg-max is the track
+    vote of chapter *Evaluation* and candidates built on different rows (segments, one embedding per
+    track) can be averaged track by track (:meth:`NestedResult.average`).
     """
-    if not 0 < fraction < 0.5:
-        raise ParameterError(f"fraction must be in (0, 0.5), got {fraction}")
-    rest, selection = validation_tracks_split(feature_set, train_rows, fraction, seed)
-    fit, validation = validation_tracks_split(feature_set, rest, fraction / (1 - fraction), seed + 1)
-    return fit, validation, selection
+
+    track_ids: np.ndarray
+    labels: np.ndarray
+    roles: np.ndarray
+    probabilities: np.ndarray
+
+    @classmethod
+    def from_run(cls, run: SplitResult, features) -> FoldPredictions:
+        """From :func:`helpers.training.train_and_score`'s result on ``features``."""
+        ids, labels = np.asarray(features.track_ids), np.asarray(features.labels)
+        parts = [(_track_means(run.select_probabilities, ids[run.select_rows], labels[run.select_rows]), "select"),
+                 (_track_means(run.test_probabilities, ids[run.test_rows], labels[run.test_rows]), "test")]
+        return cls(np.concatenate([p[0] for p, _ in parts]), np.concatenate([p[1] for p, _ in parts]),
+                   np.concatenate([np.full(len(p[0]), role) for p, role in parts]),
+                   np.concatenate([p[2] for p, _ in parts]))
+
+    def part(self, role: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(track_ids, labels, probabilities)`` of the ``'select'`` or ``'test'`` tracks."""
+        keep = self.roles == role
+        return self.track_ids[keep], self.labels[keep], self.probabilities[keep]
+
+    def accuracy(self, role: str) -> float:
+        """Track-vote accuracy on the ``role`` tracks (NaN without any)."""
+        _, labels, probs = self.part(role)
+        return float(np.mean(probs.argmax(axis=1) == labels)) if len(labels) else float("nan")
 
 
 @dataclass
@@ -493,165 +228,357 @@ class NestedResult:
     Attributes
     ----------
     scores : pandas.DataFrame
-        One row per candidate and outer fold: ``model``, ``repeat``, ``fold``, track counts
-        (``n_train_tracks`` = the outer fold's training tracks, ``n_fit_tracks``,
-        ``n_val_tracks``, ``n_selection_tracks``, ``n_test_tracks``),
-        ``selection_track_accuracy`` (the number to choose by), ``track_vote_accuracy`` and
-        ``segment_accuracy`` (test fold), ``epochs_run``, ``best_epoch``, ``seconds``.
-    probabilities : dict
-        Candidate name → list over folds of ``(selection_probabilities, test_probabilities)``.
-    fold_rows : list of (fit, validation, selection, test) row arrays, one per outer fold.
-    labels, track_ids : numpy.ndarray
-        Of every segment.
+        One row per candidate and outer fold: ``model``, ``repeat``, ``fold``, track counts per role
+        (``n_fit_tracks``, ``n_tune_tracks``, ``n_select_tracks``, ``n_test_tracks``; ``n_train_tracks``
+        = the outer fold's fit + tune + select tracks), ``n_fit_rows``, ``select_track_accuracy``
+        (the number to choose by), ``track_vote_accuracy`` and ``segment_accuracy`` (test), the
+        candidate's ``inner_choice`` (its epoch, or its ``C``), ``seconds`` and ``changed`` (what a
+        candidate deliberately changes, e.g. augmented fit rows).
+    predictions : dict
+        Candidate name → list over outer folds of :class:`FoldPredictions`.
+    plan : FoldPlan
+        The folds and roles.
     """
 
     scores: pd.DataFrame
-    probabilities: dict
-    fold_rows: list
-    labels: np.ndarray
-    track_ids: np.ndarray
+    predictions: dict
+    plan: FoldPlan
 
-    def _record(self, name: str, index: int, selection_probs, test_probs, **extra) -> dict:
-        fit, val, sel, test = self.fold_rows[index]
-        tracks = self.track_ids
-        return {"model": name, "fold": index,
-                "n_train_tracks": len(set(tracks[fit]) | set(tracks[val]) | set(tracks[sel])),
-                "n_fit_tracks": len(set(tracks[fit])), "n_val_tracks": len(set(tracks[val])),
-                "n_selection_tracks": len(set(tracks[sel])), "n_test_tracks": len(set(tracks[test])),
-                "selection_track_accuracy": track_accuracy(selection_probs, tracks[sel], self.labels[sel]),
-                "track_vote_accuracy": track_accuracy(test_probs, tracks[test], self.labels[test]),
-                "segment_accuracy": segment_accuracy(self.labels[test], test_probs), **extra}
+    @property
+    def names(self) -> list[str]:
+        """The candidates, in the order they were given (which breaks ties)."""
+        return list(self.predictions)
 
-    def average(self, members: Sequence[str], name: str) -> None:
-        """Add the unweighted average (:func:`late_fusion`) of some candidates as one more candidate."""
-        missing = [m for m in members if m not in self.probabilities]
+    def of(self, name: str) -> pd.DataFrame:
+        """The per-fold scores of one candidate, in fold order."""
+        if name not in self.predictions:
+            raise ParameterError(f"unknown candidate {name!r}; known: {self.names}")
+        return self.scores[self.scores["model"] == name].sort_values(["repeat", "fold"]).reset_index(drop=True)
+
+    def average(self, members: Sequence[str], name: str, changed: str = "") -> None:
+        """Add the unweighted average (:func:`late_fusion`) of some candidates' track probabilities.
+
+        Nothing is fitted, so the average needs no tracks of its own. Segment accuracy is NaN (the
+        average is formed per track).
+        """
+        missing = [m for m in members if m not in self.predictions]
         if len(members) < 2 or missing:
             raise ParameterError(f"average needs at least two known candidates; unknown: {missing}")
         fused, rows = [], []
-        for index in range(len(self.fold_rows)):
-            sel = late_fusion(*(self.probabilities[m][index][0] for m in members))
-            test = late_fusion(*(self.probabilities[m][index][1] for m in members))
-            fused.append((sel, test))
-            seconds = self.scores.query("fold == @index and model in @members")["seconds"].sum()
-            rows.append(self._record(name, index, sel, test, seconds=seconds))
-        self.probabilities[name] = fused
-        repeats = self.scores.drop_duplicates("fold").set_index("fold")["repeat"]
-        added = pd.DataFrame(rows).assign(repeat=lambda f: f["fold"].map(repeats))
-        self.scores = pd.concat([self.scores, added[[c for c in self.scores.columns if c in added]]],
-                                ignore_index=True)
+        first = self.of(members[0])
+        for index in range(len(self.plan.folds)):
+            parts = [self.predictions[m][index] for m in members]
+            order = [pd.Index(p.track_ids).get_indexer(parts[0].track_ids) for p in parts]
+            if any((o < 0).any() for o in order):
+                raise ParameterError(f"average: {members} did not predict the same tracks in fold {index}")
+            probs = late_fusion(*(p.probabilities[o] for p, o in zip(parts, order, strict=True)))
+            prediction = FoldPredictions(parts[0].track_ids, parts[0].labels, parts[0].roles, probs)
+            fused.append(prediction)
+            counts = first.iloc[index][[c for c in first.columns if c.startswith("n_")]].to_dict()
+            seconds = sum(float(self.of(m)["seconds"].iloc[index]) for m in members)
+            rows.append({"model": name, "repeat": first["repeat"].iloc[index], "fold": first["fold"].iloc[index],
+                         **counts, "select_track_accuracy": prediction.accuracy("select"),
+                         "track_vote_accuracy": prediction.accuracy("test"), "segment_accuracy": float("nan"),
+                         "inner_choice": "", "seconds": seconds,
+                         "changed": changed or "average of " + " and ".join(members)})
+        self.predictions[name] = fused
+        self.scores = pd.concat([self.scores, pd.DataFrame(rows)], ignore_index=True)
 
-    def track_predictions(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Out-of-fold (true, predicted) track classes of one candidate, all outer folds pooled."""
-        true, pred = [], []
-        for (_, _, _, test), (_, probs) in zip(self.fold_rows, self.probabilities[name], strict=True):
-            t, p, _ = track_vote(probs, self.track_ids[test], self.labels[test])
-            true.append(t)
-            pred.append(p)
-        return np.concatenate(true), np.concatenate(pred)
-
-    def choices(self) -> pd.DataFrame:
+    def choices(self, names: Sequence[str] | None = None) -> pd.DataFrame:
         """Per outer fold, the candidate with the best selection-track score and its test score.
 
-        A tie goes to the candidate listed first (the order the candidates were given in).
+        A tie goes to the candidate listed first. ``names`` limits the choice to some candidates.
         """
-        order = {name: i for i, name in enumerate(self.probabilities)}
-        ranked = self.scores.assign(order=self.scores["model"].map(order)).sort_values(
-            ["fold", "selection_track_accuracy", "order"], ascending=[True, False, True])
-        chosen = ranked.drop_duplicates("fold").drop(columns="order").reset_index(drop=True)
+        names = list(names or self.names)
+        order = {name: i for i, name in enumerate(names)}
+        pool = self.scores[self.scores["model"].isin(names)]
+        ranked = pool.assign(order=pool["model"].map(order)).sort_values(
+            ["repeat", "fold", "select_track_accuracy", "order"], ascending=[True, True, False, True])
+        chosen = ranked.drop_duplicates(["repeat", "fold"]).drop(columns="order").reset_index(drop=True)
         return chosen.rename(columns={"model": "chosen"})
+
+    def correct(self, name: str, repeat: int = 0) -> pd.Series:
+        """Out-of-fold correctness of every test track in one repetition (each track once), by track id."""
+        parts = []
+        for (r, _), prediction in zip(self.plan.folds, self.predictions[name], strict=True):
+            if r == repeat:
+                ids, labels, probs = prediction.part("test")
+                parts.append(pd.Series(probs.argmax(axis=1) == labels, index=ids))
+        if not parts:
+            raise ParameterError(f"no outer fold of repetition {repeat}")
+        return pd.concat(parts).sort_index()
+
+    def track_predictions(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold (true, predicted) track classes, all outer folds pooled (a track once per repetition)."""
+        parts = [p.part("test") for p in self.predictions[name]]
+        return (np.concatenate([labels for _, labels, _ in parts]),
+                np.concatenate([probs.argmax(axis=1) for _, _, probs in parts]))
+
+    def fold_table(self, data: str, with_choice: bool = False) -> pd.DataFrame:
+        """The per-fold scores as a results table (``data``, ``split``, ``folds`` columns added).
+
+        With ``with_choice`` a ``nested choice`` row per fold gives each fold's own choice.
+        """
+        frame = self.scores.copy()
+        if with_choice:
+            choice = self.choices().rename(columns={"chosen": "chosen_model"}).assign(model="nested choice")
+            frame = pd.concat([frame, choice], ignore_index=True)
+        frame = frame.assign(data=data, split=self.plan.protocol, folds=self.plan.name)
+        first = ["model", "data", "split", "folds", "repeat", "fold"]
+        return frame[first + [c for c in frame.columns if c not in first]]
+
+    def probability_table(self, data: str, names: Sequence[str] | None = None) -> pd.DataFrame:
+        """Per candidate, fold and selection / test track: the label and the mean class probabilities."""
+        frames = []
+        for name in names or self.names:
+            for (repeat, fold), prediction in zip(self.plan.folds, self.predictions[name], strict=True):
+                frame = pd.DataFrame(prediction.probabilities.round(5),
+                                     columns=[f"p_{k}" for k in range(prediction.probabilities.shape[1])])
+                frame.insert(0, "label", prediction.labels)
+                frame.insert(0, "track_id", prediction.track_ids)
+                frame.insert(0, "role", prediction.roles)
+                frames.append(frame.assign(model=name, data=data, folds=self.plan.name, repeat=repeat, fold=fold))
+        table = pd.concat(frames, ignore_index=True)
+        first = ["model", "data", "folds", "repeat", "fold"]
+        return table[first + [c for c in table.columns if c not in first]]
+
+    def merge(self, other: NestedResult) -> NestedResult:
+        """The union of this result and another one on the same folds (e.g. stored scores of an earlier chapter)."""
+        if self.plan.folds != other.plan.folds:
+            raise ParameterError("merge: the two results were not computed on the same outer folds")
+        clash = set(self.names) & set(other.names)
+        if clash:
+            raise ParameterError(f"merge: candidate(s) {sorted(clash)} in both results")
+        return NestedResult(pd.concat([self.scores, other.scores], ignore_index=True),
+                            {**self.predictions, **other.predictions}, self.plan)
+
+
+def fit_tracks(track_ids, labels, n_per_genre: int, seed: int) -> set:
+    """``n_per_genre`` tracks of each genre, version-free (by :func:`helpers.splits.stable_key`).
+
+    Explained in chapter *Evaluation* (the learning curve). A genre with fewer keeps all of them.
+    """
+    if n_per_genre < 1:
+        raise ParameterError(f"n_per_genre must be at least 1, got {n_per_genre}")
+    tracks = pd.DataFrame({"track": np.asarray(track_ids).astype(str), "label": labels}).drop_duplicates("track")
+    keep = set()
+    for _, group in tracks.groupby("label", sort=True):
+        ordered = sorted(group["track"], key=lambda t: (stable_key(seed, t), t))
+        keep.update(ordered[:n_per_genre])
+    return keep
+
+
+def candidate_rows(plan: FoldPlan, features, index: int, *, fit_only_rows=None, fit_tracks_per_genre=None,
+                   seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
+    """The rows of one candidate's features in outer fold ``index``: role → row positions.
+
+    Explained in chapter *Evaluation*. The roles come from the plan by track. ``fit_only_rows`` (a
+    boolean mask, e.g. augmented copies) marks rows that may only ever be fitted on: they join the
+    fit rows when their track is a fit track and no other role. ``fit_tracks_per_genre`` keeps that
+    many fit tracks per genre (:func:`fit_tracks`, seed ``seed``).
+    """
+    track_ids = np.asarray(features.track_ids).astype(str)
+    rows = plan.rows(track_ids, index)
+    if fit_only_rows is not None:
+        extra = np.asarray(fit_only_rows, dtype=bool)
+        if extra.shape != track_ids.shape:
+            raise ParameterError(f"fit_only_rows must be one flag per row ({len(track_ids)}), got {extra.shape}")
+        rows = {role: r[~extra[r]] if role != "fit" else r for role, r in rows.items()}
+    if fit_tracks_per_genre is not None:
+        fit = rows["fit"]
+        keep = fit_tracks(track_ids[fit], np.asarray(features.labels)[fit], fit_tracks_per_genre, seed)
+        rows["fit"] = fit[np.isin(track_ids[fit], list(keep))]
+    return rows
 
 
 class NestedRecorder:
-    """What :func:`nested_cross_validate` keeps of every candidate on every outer fold."""
+    """What :func:`nested_cross_validate` keeps of every candidate on every outer fold.
 
-    def __init__(self, feature_set, folds: Sequence[tuple]):
-        if len(folds) == 0:
+    Explained in chapter *Evaluation* (the tables it returns; plumbing, not shown).
+    """
+
+    def __init__(self, plan: FoldPlan):
+        if not plan.folds:
             raise ParameterError("nested cross-validation needs at least one outer fold")
-        self.result = NestedResult(pd.DataFrame(), {}, [], np.asarray(feature_set.labels),
-                                   np.asarray(feature_set.track_ids))
-        self.repeats = fold_repeats(folds, len(self.result.labels))
-        self.rows: list[dict] = []
+        self.plan, self.rows, self.predictions = plan, [], {}
 
-    def add_fold(self, fit, val, selection, test) -> None:
-        """Start an outer fold with its four sets of rows."""
-        self.result.fold_rows.append(tuple(np.asarray(r, dtype=np.int64) for r in (fit, val, selection, test)))
-
-    def add(self, name: str, run: SplitResult) -> None:
-        """Record candidate ``name`` on the current fold (its test rows are selection + test rows)."""
-        index = len(self.result.fold_rows) - 1
-        n_sel = len(self.result.fold_rows[index][2])
-        sel, test = run.test_probabilities[:n_sel], run.test_probabilities[n_sel:]
-        self.result.probabilities.setdefault(name, []).append((sel, test))
-        self.rows.append(self.result._record(
-            name, index, sel, test, repeat=self.repeats[index], epochs_run=run.record.get("epochs_run"),
-            best_epoch=run.record.get("best_epoch"), seconds=run.record.get("seconds")))
+    def add(self, name: str, index: int, run: SplitResult, features, changed: str = "", **extra) -> None:
+        """Record candidate ``name`` on outer fold ``index``: :func:`train_and_score`'s result."""
+        prediction = FoldPredictions.from_run(run, features)
+        self.predictions.setdefault(name, []).append(prediction)
+        ids = np.asarray(features.track_ids).astype(str)
+        n = {role: len(set(ids[rows])) for role, rows in
+             (("fit", run.fit_rows), ("tune", run.val_rows), ("select", run.select_rows), ("test", run.test_rows))}
+        best = run.record.get("best_epoch")
+        choice = getattr(run.train, "choice", "") or (f"epoch {best}" if isinstance(best, int | np.integer) else "")
+        repeat, fold = self.plan.folds[index]
+        self.rows.append({
+            "model": name, "repeat": repeat, "fold": fold, "n_train_tracks": n["fit"] + n["tune"] + n["select"],
+            **{f"n_{role}_tracks": count for role, count in n.items()}, "n_fit_rows": len(run.fit_rows),
+            "select_track_accuracy": prediction.accuracy("select"), "track_vote_accuracy": prediction.accuracy("test"),
+            "segment_accuracy": run.record["segment_accuracy"], "inner_choice": choice,
+            "seconds": run.record["seconds"], "changed": changed, **extra})
 
     def finish(self) -> NestedResult:
         """The :class:`NestedResult` of everything recorded."""
-        columns = ["model", "repeat", "fold"]
-        frame = pd.DataFrame(self.rows)
-        self.result.scores = frame[columns + [c for c in frame.columns if c not in columns]]
-        return self.result
+        return NestedResult(pd.DataFrame(self.rows), self.predictions, self.plan)
 
 
-def nested_cross_validate(candidates: dict, feature_set, folds: Sequence[tuple], *,
-                          seed: int = DEFAULT_SEED, progress: bool = True, **train_kwargs) -> NestedResult:
-    """Every candidate on every outer fold, with fit / early-stopping / selection tracks inside the fold.
+def nested_cross_validate(candidates: dict, feature_set, plan: FoldPlan, *, config: TrainingConfig | None = None,
+                          seed: int = DEFAULT_SEED, progress: bool = True,
+                          inspect: Callable | None = None) -> NestedResult:
+    """Every candidate on every outer fold of a plan, each on the same fit, tune, select and test tracks.
 
-    Shown in chapter *Evaluation* (``chapters/08_evaluation.ipynb``). For each outer fold,
-    :func:`selection_split` divides the training tracks into fit, early-stopping and selection
-    tracks; every candidate is trained by :func:`helpers.training.train_and_score` on the fit
-    tracks (early stopping on the early-stopping tracks) and predicts the selection tracks and the
-    test fold. :meth:`NestedResult.choices` then picks, per fold, the candidate with the best
-    selection-track accuracy; its test score is that fold's nested score.
+    Notebook: chapters/08_evaluation.ipynb
+
+    Explained in chapter *Evaluation* (``chapters/08_evaluation.ipynb``); chapters *Beyond* and *Transfer
+    learning* use it too. In outer fold ``i`` every candidate is trained by
+    :func:`helpers.training.train_and_score` (seed ``seed + i``) on the rows of the fold's fit tracks,
+    makes its one inner decision on the tune tracks (early stopping, or ``C`` by its ``fit_fn``), and
+    predicts the selection and test tracks once. :meth:`NestedResult.choices` then picks, per fold,
+    the candidate with the best selection-track accuracy: that choice's test score is the fold's
+    nested score.
 
     Parameters
     ----------
     candidates : dict
-        Name → ``(build_fn, options)``; ``options`` are extra keyword arguments for
-        ``train_and_score`` (e.g. ``{"fit_fn": fit_statistics_classifier}``). Their order breaks ties.
+        Name → ``(build_fn, options)``. ``options`` go to ``train_and_score`` (e.g. ``fit_fn``, or a
+        ``config`` of the candidate's own), except
+        :data:`ENGINE_OPTIONS`: ``features`` (the candidate's own feature set, e.g. embeddings, with the
+        same tracks), ``fit_only_rows``, ``fit_tracks_per_genre`` (:func:`candidate_rows`) and
+        ``changed`` (what the candidate deliberately changes, recorded). Their order breaks ties.
     feature_set : FeatureSet
-    folds : sequence of tuples
-        ``(train, test)`` rows (:func:`helpers.splits.track_folds`) or ``(train, validation, test)``
-        rows (:func:`helpers.splits.filtered_folds`; the validation rows join the training side).
+        The features of candidates without their own.
+    plan : FoldPlan
+        The outer folds and roles (:func:`helpers.splits.gtzan_fold_plan`).
+    config : TrainingConfig, optional
+        How every candidate without a ``config`` of its own is trained; None: the report's recipe.
     seed : int
-        Outer fold ``i`` uses ``seed + i`` (inner splits, initialisation, shuffles).
     progress : bool
-        Show a progress bar over outer folds.
-    **train_kwargs
-        Passed to ``train_and_score`` for every candidate (``epochs``, ``patience``, ...).
+        A progress bar over outer folds.
+    inspect : callable, optional
+        ``inspect(name, run, features)`` → dict of extra numbers recorded for that candidate and fold
+        (e.g. the test accuracy with the frames shuffled).
 
     Returns
     -------
     NestedResult
     """
-    recorder = NestedRecorder(feature_set, folds)
-    for index, fold in enumerate(progress_bar(folds, progress, "outer folds")):
-        train_rows, given_val, test_rows = fold_parts(fold)
-        if given_val is not None:  # a fixed split's validation list joins the training side
-            train_rows = np.concatenate([train_rows, given_val])
-        fit_rows, val_rows, sel_rows = selection_split(feature_set, train_rows, seed=seed + index)
-        recorder.add_fold(fit_rows, val_rows, sel_rows, test_rows)
+    recorder = NestedRecorder(plan)
+    for index in progress_bar(range(len(plan.folds)), progress, "outer folds"):
         for name, (build, options) in candidates.items():
-            run = train_and_score(build, feature_set, fit_rows, val_rows, np.concatenate([sel_rows, test_rows]),
-                                  seed=seed + index, **{**train_kwargs, **options})
-            recorder.add(name, run)
+            own = {key: options[key] for key in ENGINE_OPTIONS if key in options}
+            features = own.get("features", feature_set)
+            rows = candidate_rows(plan, features, index, fit_only_rows=own.get("fit_only_rows"),
+                                  fit_tracks_per_genre=own.get("fit_tracks_per_genre"), seed=seed + index)
+            settings = {key: value for key, value in options.items() if key not in ENGINE_OPTIONS}
+            run = train_and_score(build, features, rows["fit"], rows["tune"], rows["test"],
+                                  select_rows=rows["select"], seed=seed + index, **{"config": config, **settings})
+            extra = inspect(name, run, features) if inspect is not None else {}
+            recorder.add(name, index, run, features, own.get("changed", ""), **extra)
     return recorder.finish()
 
 
-def tracks_per_genre(feature_set, rows, n: int, seed: int = DEFAULT_SEED) -> np.ndarray:
-    """The rows of ``n`` tracks per genre drawn at random from ``rows`` (for a learning curve).
+# ---------------------------------------------------------------------------------------------
+# One model, one number: stored per-fold scores that later chapters read
+# ---------------------------------------------------------------------------------------------
 
-    Explained in chapter *Evaluation*. A genre with fewer than ``n`` tracks keeps all of them.
+
+def save_nested(result: NestedResult, stem: str, data: str, *, with_choice: bool = False, folder=None,
+                names: Sequence[str] | None = None, probabilities: bool = True) -> list[Path]:
+    """Write ``<stem>_fold_scores.csv`` (and ``<stem>_track_probabilities.csv``) to the results folder.
+
+    Explained in chapter *Evaluation*: later chapters read a model's per-fold scores and per-track
+    probabilities (:func:`load_nested`) instead of training a second copy under another name.
+    ``names`` limits the probabilities written (e.g. to the trained candidates) and, when given
+    without ``with_choice``, the scores too (e.g. a chapter's own models, not those it read).
+    ``probabilities=False`` writes the scores only (models no later chapter pairs with per track).
     """
-    if n < 1:
-        raise ParameterError(f"n must be at least 1, got {n}")
-    rows = np.asarray(rows, dtype=np.int64)
-    table = feature_set.table().iloc[rows]
-    tracks = table[["track_id", "genre"]].drop_duplicates("track_id")
-    rng = np.random.default_rng(seed)
-    keep = set()
-    for _, group in tracks.groupby("genre", sort=True):
-        ids = group["track_id"].to_numpy()
-        keep.update(rng.choice(ids, size=min(n, len(ids)), replace=False).tolist())
-    return rows[table["track_id"].isin(keep).to_numpy()]
+    folder = Path(folder) if folder is not None else results_dir(create=True)
+    table = result.fold_table(data, with_choice=with_choice)
+    if names is not None and not with_choice:
+        table = table[table["model"].isin(list(names))]
+    written = [save_results(table, f"{stem}_fold_scores", folder)]
+    if probabilities:
+        written.append(save_results(result.probability_table(data, names), f"{stem}_track_probabilities", folder))
+    return written
+
+
+def load_nested(stem: str, plan: FoldPlan, data: str, names: Sequence[str] | None = None,
+                folder=None) -> tuple[NestedResult | None, str]:
+    """The stored result of ``stem`` on exactly the folds of ``plan``, or None and the reason.
+
+    Explained in chapter *Evaluation*. The stored folds must be the plan's (same table, same data,
+    the same test tracks in every outer fold); a plan with fewer repetitions (e.g. chapter *Beyond*'s
+    first repetition) takes the stored scores of exactly its folds.
+    """
+    folder = Path(folder) if folder is not None else results_dir()
+    scores_path, probs_path = folder / f"{stem}_fold_scores.csv", folder / f"{stem}_track_probabilities.csv"
+    if not (scores_path.is_file() and probs_path.is_file()):
+        return None, f"{scores_path.name} or {probs_path.name} is absent (run chapter {stem[:2]} first)"
+    scores, probs = pd.read_csv(scores_path, keep_default_na=False, na_values=[""]), pd.read_csv(probs_path)
+    wanted = list(names) if names is not None else list(dict.fromkeys(probs["model"]))
+    keep = (probs["folds"] == plan.name) & (probs["data"] == data) & probs["model"].isin(wanted)
+    probs = probs[keep]
+    if probs.empty:
+        return None, f"{probs_path.name} has no scores of {wanted} for {data} on folds {plan.name}"
+    predictions, rows = {}, []
+    for name in wanted:
+        mine = probs[probs["model"] == name]
+        predictions[name] = []
+        for index, (repeat, fold) in enumerate(plan.folds):
+            part = mine[(mine["repeat"] == repeat) & (mine["fold"] == fold)]
+            expected = set(plan.roles(index).pipe(lambda r: r[r == "test"]).index)
+            if set(part.loc[part["role"] == "test", "track_id"].astype(str)) != expected:
+                return None, f"{probs_path.name}: {name}'s test tracks in fold {(repeat, fold)} are not the plan's"
+            columns = sorted((c for c in part.columns if c.startswith("p_")), key=lambda c: int(c[2:]))
+            predictions[name].append(FoldPredictions(part["track_id"].astype(str).to_numpy(),
+                                                     part["label"].to_numpy(np.int64), part["role"].to_numpy(str),
+                                                     part[columns].to_numpy(np.float64)))
+        folds = pd.MultiIndex.from_tuples(plan.folds, names=["repeat", "fold"])
+        mine_scores = scores[(scores["model"] == name) & (scores["folds"] == plan.name) & (scores["data"] == data)]
+        mine_scores = mine_scores.set_index(["repeat", "fold"]).reindex(folds).reset_index()
+        rows.append(mine_scores.drop(columns=["data", "split", "folds", "chosen_model"], errors="ignore"))
+    return NestedResult(pd.concat(rows, ignore_index=True), predictions, plan), f"read from {scores_path.name}"
+
+
+def same_folds_table(scores: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """All models on the same folds: mean ± SD of each, and its difference to a named reference.
+
+    Explained in chapter *Transfer learning* (the book's closing table). ``scores`` are per-fold
+    rows of stored fold-score tables (columns ``model``, ``data``, ``split``, ``folds``, ``repeat``,
+    ``fold``, ``n_fit_tracks``, ``n_train_tracks``, ``n_test_tracks``, ``track_vote_accuracy`` and
+    optionally ``chapter`` and ``changed``). Each model is paired with the reference on the outer
+    folds it has (the corrected resampled t-test of chapter 8, 95 % interval).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model: chapter, model, data, protocol, folds scored, fit tracks per fold, what it
+        changes, mean ± SD (track vote), difference to the reference with its interval and p-value.
+    """
+    scores = scores[scores["model"] != "nested choice"].copy()
+    if "chapter" not in scores:
+        scores["chapter"] = ""
+    if "changed" not in scores:
+        scores["changed"] = ""
+    ref = scores[scores["model"] == reference].drop_duplicates(["data", "folds", "repeat", "fold"])
+    if ref.empty:
+        raise ParameterError(f"same_folds_table: no scores of the reference {reference!r}")
+    rows = []
+    for (chapter, model), group in scores.groupby(["chapter", "model"], sort=False):
+        group = group.sort_values(["repeat", "fold"])
+        paired = group.merge(ref, on=["data", "folds", "repeat", "fold"], suffixes=("", "_ref"))
+        fit = sorted(set(group["n_fit_tracks"].astype(int)))
+        row = {"chapter": chapter, "model": model, "data": group["data"].iloc[0], "protocol": group["split"].iloc[0],
+               "folds": len(group), "fit tracks per fold": ", ".join(map(str, fit)),
+               "changed": next((c for c in group["changed"].fillna("") if c), ""),
+               "track vote (mean ± SD)": format_mean_std(group["track_vote_accuracy"])}
+        if model != reference and len(paired) >= 2:
+            test = corrected_resampled_ttest(paired["track_vote_accuracy"], paired["track_vote_accuracy_ref"],
+                                             int(paired["n_train_tracks"].iloc[0]), int(paired["n_test_tracks"].iloc[0]))
+            row.update({f"− {reference} (points)": f"{100 * test.difference:+.1f}",
+                        "95 % CI": f"[{100 * test.low:+.1f}, {100 * test.high:+.1f}]",
+                        "p": f"{test.p_value:.3f}"})
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("")

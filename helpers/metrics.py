@@ -17,6 +17,8 @@ from helpers.errors import DataError, ParameterError
 def as_probabilities(probabilities, name: str = "probabilities") -> np.ndarray:
     """``probabilities`` as a finite float64 ``(rows, classes)`` array, or an error naming the problem.
 
+    Explained in chapter *Evaluation*: the input check of its metrics (plumbing, not shown).
+
     Raises
     ------
     ParameterError
@@ -35,7 +37,9 @@ def as_probabilities(probabilities, name: str = "probabilities") -> np.ndarray:
 def track_vote(probabilities, track_ids, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Turn segment predictions into one prediction per track by averaging their probabilities.
 
-    Shown in chapter *Evaluation* (``chapters/08_evaluation.ipynb``). Each segment counts equally
+    Notebook: chapters/08_evaluation.ipynb
+
+    Explained in chapter *Evaluation* (``chapters/08_evaluation.ipynb``). Each segment counts equally
     within its track and each track counts once, whatever its number of segments. A tie between
     classes goes to the class with the lower index (``numpy.argmax``).
 
@@ -118,7 +122,10 @@ def track_accuracy(probabilities, track_ids, labels) -> float:
 def macro_f1(y_true, y_pred, n_classes: int) -> float:
     """Unweighted mean of the per-class F1 scores (every genre counts the same).
 
-    Explained in chapter *Evaluation*.
+    Explained in chapter *Evaluation*; chapter 1's tables use it too (the one macro-F1 of the book).
+    Every class ``0 .. n_classes - 1`` counts, with F1 = 0 for a class that is never predicted or
+    never present: a model that ignores a genre is not excused by leaving it out of the average
+    (scikit-learn's default would average over the classes present only, with a warning).
     """
     from sklearn.metrics import f1_score
 

@@ -1,6 +1,6 @@
 """MFCCs from scratch in NumPy, one small function per step.
 
-Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``): every
+Explained in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``): every
 step below is defined in a ``#@save helpers.mfcc`` cell of that chapter, byte for byte (docstrings
 aside) the code here.
 
@@ -56,7 +56,10 @@ def check_signal(y) -> np.ndarray:
 
 
 def check_positive(**values) -> None:
-    """Raise a ParameterError naming each argument that is not a positive whole number."""
+    """Raise a ParameterError naming each argument that is not a positive whole number.
+
+    Explained in chapter *Spectrograms and MFCCs*: the argument check of its functions (plumbing, not shown).
+    """
     for name, value in values.items():
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ParameterError(f"{name} must be a positive whole number, got {value!r}")
@@ -65,7 +68,9 @@ def check_positive(**values) -> None:
 def frame_signal(y: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, center: bool = True) -> np.ndarray:
     """Cut a signal into overlapping frames, as ``librosa.stft`` does: shape ``(n_fft, n_frames)``.
 
-    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; frames
+    Notebook: chapters/03_spectrograms_and_mfccs.ipynb
+
+    Explained in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; frames
     and hops). With ``center=True`` (librosa's default) the signal is first padded with ``n_fft //
     2`` zeros on both sides, so that frame ``t`` is centred on sample ``t * hop_length``; there are
     then ``1 + len(y) // hop_length`` frames. Returns a copy, one frame per column.
@@ -84,7 +89,9 @@ def frame_signal(y: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH
 def hann_window(n: int) -> np.ndarray:
     """The periodic Hann window ``0.5 − 0.5 cos(2π k / n)``, ``k = 0 … n−1``.
 
-    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; windows
+    Notebook: chapters/03_spectrograms_and_mfccs.ipynb
+
+    Explained in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; windows
     and leakage). "Periodic" (rather than ``numpy.hanning``'s symmetric version) is what
     ``scipy.signal.get_window('hann', n)`` and so librosa use for spectral analysis.
     """
@@ -95,7 +102,9 @@ def hann_window(n: int) -> np.ndarray:
 def power_spectrogram(frames: np.ndarray, window: np.ndarray) -> np.ndarray:
     """Window each frame (a column), take its real FFT and return ``|X|²``.
 
-    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``).
+    Notebook: chapters/03_spectrograms_and_mfccs.ipynb
+
+    Explained in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``).
     ``frames`` has shape ``(n_fft, n_frames)`` (from :func:`frame_signal`), ``window`` length
     ``n_fft`` (e.g. :func:`hann_window`); the result has shape ``(1 + n_fft // 2, n_frames)``: power
     per frequency bin (rows) and frame (columns).
@@ -112,7 +121,9 @@ def power_spectrogram(frames: np.ndarray, window: np.ndarray) -> np.ndarray:
 def hz_to_mel(freqs):
     """Hertz to mels on Slaney's scale (librosa's default, ``htk=False``).
 
-    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; the mel
+    Notebook: chapters/03_spectrograms_and_mfccs.ipynb
+
+    Explained in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; the mel
     scale): linear below 1000 Hz (3 mels per 200 Hz, so 1000 Hz = 15 mels), logarithmic above (27
     mels per factor 6.4).
     """
@@ -125,7 +136,9 @@ def hz_to_mel(freqs):
 def mel_to_hz(mels):
     """Mels on Slaney's scale back to Hertz: the inverse of :func:`hz_to_mel`.
 
-    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``).
+    Notebook: chapters/03_spectrograms_and_mfccs.ipynb
+
+    Explained in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``).
     """
     mels = np.asarray(mels, dtype=np.float64)
     linear = mels * (200.0 / 3.0)
@@ -137,7 +150,9 @@ def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_ME
                    fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
     """Triangular mel filters with Slaney area normalisation (librosa's ``filters.mel`` default).
 
-    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; the mel
+    Notebook: chapters/03_spectrograms_and_mfccs.ipynb
+
+    Explained in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; the mel
     filterbank). ``n_mels + 2`` points equally spaced in mels between ``fmin`` and ``fmax`` (default
     ``sr / 2``) are the feet and peaks of ``n_mels`` overlapping triangles over the ``1 + n_fft //
     2`` FFT bins; each is scaled by ``2 / (right − left)`` so that every filter has the same area.
@@ -159,7 +174,9 @@ def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_ME
 def power_to_db(power: np.ndarray, ref: float = 1.0, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:
     """Power to decibels, ``10 log10(max(amin, S) / ref)``, floored ``top_db`` below the maximum.
 
-    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; why a
+    Notebook: chapters/03_spectrograms_and_mfccs.ipynb
+
+    Explained in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; why a
     log scale). Same conventions as ``librosa.power_to_db``: the floor applies to the whole array's
     maximum.
     """
@@ -177,7 +194,9 @@ def log_mel_spectrogram(y: np.ndarray, sr: int = SAMPLE_RATE, n_fft: int = N_FFT
                         hop_length: int = HOP_LENGTH, n_mels: int = N_MELS) -> np.ndarray:
     """Frames → Hann window → FFT → power → mel filterbank → dB: shape ``(n_mels, 1 + len(y) // hop_length)``.
 
-    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; the
+    Notebook: chapters/03_spectrograms_and_mfccs.ipynb
+
+    Explained in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; the
     log-mel spectrogram).
     """
     power = power_spectrogram(frame_signal(y, n_fft, hop_length), hann_window(n_fft))
@@ -187,7 +206,9 @@ def log_mel_spectrogram(y: np.ndarray, sr: int = SAMPLE_RATE, n_fft: int = N_FFT
 def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
     """The orthonormal DCT-II as a matrix: ``dct_matrix(n, m) @ x`` = first ``n`` coefficients.
 
-    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; from
+    Notebook: chapters/03_spectrograms_and_mfccs.ipynb
+
+    Explained in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``; from
     log-mel to cepstrum). Row ``k`` is ``sqrt(2/m) cos(π k (2j + 1) / (2m))`` for ``j = 0 … m−1``,
     with row 0 scaled by ``1/sqrt(2)``; this equals ``scipy.fft.dct(x, type=2, norm='ortho')[:n]``.
     """
@@ -205,7 +226,9 @@ def mfcc(y: np.ndarray, sr: int = SAMPLE_RATE, n_mfcc: int = N_MFCC, n_fft: int 
          hop_length: int = HOP_LENGTH, n_mels: int = N_MELS) -> np.ndarray:
     """MFCCs from scratch, ``(n_mfcc, 1 + len(y) // hop_length)``; matches ``librosa.feature.mfcc``.
 
-    Shown in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``):
+    Notebook: chapters/03_spectrograms_and_mfccs.ipynb
+
+    Explained in chapter *Spectrograms and MFCCs* (``chapters/03_spectrograms_and_mfccs.ipynb``):
     :func:`log_mel_spectrogram`, then the first ``n_mfcc`` rows of an orthonormal DCT-II
     (:func:`dct_matrix`). Use float64 samples for the closest match.
     """
@@ -254,6 +277,21 @@ def delta(features: np.ndarray, width: int = 9) -> np.ndarray:
     )
 
 
+def standardize_with(X, mean, std) -> np.ndarray:
+    """``(X - mean) / std`` over the last axis, in ``X``'s float type (an integer ``X`` becomes float64).
+
+    The one step that applies standardisation statistics in the book: chapter *Spectrograms and
+    MFCCs*' :func:`standardize`, the training data of chapter *A CNN on MFCCs*
+    (:func:`helpers.training.apply_standardizer`, float32) and a model bundle's stored statistics
+    in chapter *Beyond* (the CNN's MFCC statistics, the probe's scaler: :mod:`helpers.predict`,
+    :mod:`helpers.engine`). Where the statistics come from (the fit rows only) and how they are
+    checked is the caller's business.
+    """
+    X = np.asarray(X)
+    X = X if np.issubdtype(X.dtype, np.floating) else X.astype(np.float64)
+    return (X - np.asarray(mean, dtype=X.dtype)) / np.asarray(std, dtype=X.dtype)
+
+
 def standardize(
     features: np.ndarray,
     mean: np.ndarray | None = None,
@@ -297,4 +335,5 @@ def standardize(
     n_coef = features.shape[-2]
     if mean.shape != (n_coef,) or std.shape != (n_coef,):
         raise ParameterError(f"mean and std must have shape ({n_coef},), got {mean.shape} and {std.shape}")
-    return (features - mean[:, None]) / (std[:, None] + eps), mean, std
+    standardized = standardize_with(np.moveaxis(features, -2, -1), mean, std + eps)
+    return np.moveaxis(standardized, -1, -2), mean, std

@@ -9,12 +9,14 @@ to ``data_home() / "results"`` instead, never into ``site-packages``).
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from helpers import config
 from helpers.errors import ParameterError
 from helpers.files import atomic_path
+
+if TYPE_CHECKING:  # pandas is the chapters extra's: imported where a table is made or read
+    import pandas as pd
 
 #: Columns of every results table. ``data`` is full / mini / synthetic / real (Spotify);
 #: ``split`` names the protocol (e.g. "track-grouped 25 % test", "segment (leaky)", "track 5-fold ×3").
@@ -55,6 +57,8 @@ def results_frame(rows: list[dict]) -> pd.DataFrame:
         unknown = set(row) - set(COLUMNS)
         if unknown:
             raise ParameterError(f"result row has unknown column(s) {sorted(unknown)}; use {COLUMNS}")
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -75,8 +79,86 @@ def load_results(folder: str | Path | None = None) -> pd.DataFrame:
     writes beside them (per-fold scores, per-track predictions) are left out.
     """
     folder = Path(folder) if folder is not None else results_dir()
+    import pandas as pd
+
     tables = [table for table in (pd.read_csv(f) for f in sorted(folder.glob("*.csv")))
               if tuple(table.columns) == COLUMNS]
     if not tables:
         return pd.DataFrame(columns=list(COLUMNS))
     return pd.concat(tables, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Recorded studies: heavier work a chapter shows, recorded by a make target, rendered when it is the
+# chapter's own run
+# ---------------------------------------------------------------------------------------------
+
+#: Set (to anything) to make :func:`load_record` find no record, so that a chapter trains its study
+#: again and records it (``make sweep`` does, on a scratch run of the chapter).
+RERUN_STUDIES = "BOOK_RERUN_STUDIES"
+_KEY, _RECORDED = "key: ", "recorded"
+
+
+def _key_text(value) -> str:
+    """A key value as the text a record stores (floats to 4 significant digits)."""
+    import numbers
+
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return f"{float(value):.4g}"
+    return str(value)
+
+
+def save_record(table: pd.DataFrame, name: str, key: dict, folder: str | Path | None = None) -> Path:
+    """Write a study's table to ``<results_dir()>/<name>.csv`` with the key of the run it belongs to.
+
+    Explained in chapter *A CNN on MFCCs* (its learning-rate sweep). ``key`` names what the study
+    depends on (data, the setting it varies around, the numbers of the run it starts from); each item
+    is stored as a column ``key: <name>``, with the date in ``recorded``. :func:`load_record` serves
+    the table only to a run with the same key.
+    """
+    import datetime
+
+    if not key:
+        raise ParameterError("save_record needs a key: a record must say which run it belongs to")
+    stored = table.copy()
+    for item, value in key.items():
+        stored[f"{_KEY}{item}"] = _key_text(value)
+    stored[_RECORDED] = datetime.date.today().isoformat()
+    return save_results(stored, name, folder)
+
+
+def load_record(name: str, key: dict, folder: str | Path | None = None) -> tuple[pd.DataFrame | None, str]:
+    """The recorded study ``name`` if it belongs to a run with this ``key``; else None and why.
+
+    Explained in chapter *A CNN on MFCCs*. The reason is a phrase for the chapter to print: the file
+    is absent, unreadable, another run's (the differing key items named), or
+    ``BOOK_RERUN_STUDIES`` is set. On success the phrase says when it was recorded; the table comes
+    without its key columns.
+    """
+    import os
+
+    import pandas as pd
+
+    folder = Path(folder) if folder is not None else results_dir()
+    path = folder / f"{name}.csv"
+    if os.environ.get(RERUN_STUDIES):
+        return None, f"{RERUN_STUDIES} is set"
+    if not path.is_file():
+        return None, f"{path.name} is absent"
+    try:
+        columns = pd.read_csv(path, nrows=0).columns
+        table = pd.read_csv(path, dtype={column: str for column in columns
+                                         if column.startswith(_KEY) or column == _RECORDED})
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        return None, f"{path.name} is unreadable ({error})"
+    keys = [column for column in table.columns if column.startswith(_KEY)]
+    if table.empty or _RECORDED not in table.columns or not keys:
+        return None, f"{path.name} is no record (no rows, key or date)"
+    stored = {column[len(_KEY):]: table[column].iloc[0] for column in keys}
+    wanted = {item: _key_text(value) for item, value in key.items()}
+    differing = sorted(item for item in stored.keys() | wanted.keys() if stored.get(item) != wanted.get(item))
+    if differing:
+        return None, f"{path.name} belongs to another run (it differs in: {', '.join(differing)})"
+    return table.drop(columns=[*keys, _RECORDED]), f"recorded on {table[_RECORDED].iloc[0]} (`{path.name}`)"

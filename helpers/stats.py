@@ -33,6 +33,8 @@ from helpers.errors import ParameterError
 class PairedResult:
     """A paired comparison of model A against model B (A − B).
 
+    Explained in chapter *Evaluation* (what its tests return).
+
     Attributes
     ----------
     test : str
@@ -63,6 +65,10 @@ class PairedResult:
 
 
 def _paired_arrays(a, b, name_a: str, name_b: str) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` and ``b`` as float arrays of the same length (at least 2), or an error naming both.
+
+    Plumbing of chapter *Evaluation*'s paired tests (not shown).
+    """
     a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
     if a.shape != b.shape or a.size < 2:
         raise ParameterError(f"{name_a} and {name_b} must be paired arrays of the same length >= 2, "
@@ -75,7 +81,9 @@ def _paired_arrays(a, b, name_a: str, name_b: str) -> tuple[np.ndarray, np.ndarr
 def corrected_resampled_ttest(scores_a, scores_b, n_train: int, n_test: int) -> PairedResult:
     """Nadeau & Bengio's corrected resampled t-test on paired fold scores.
 
-    Shown in chapter *Evaluation*. With ``J`` folds (all repeats together) and differences ``d``,
+    Notebook: chapters/08_evaluation.ipynb
+
+    Explained in chapter *Evaluation*. With ``J`` folds (all repeats together) and differences ``d``,
     the variance of the mean difference is ``(1/J + n_test/n_train) * var(d)`` instead of the naive
     ``var(d)/J``: the second term accounts for the overlap of the training sets.
 
@@ -143,7 +151,9 @@ def paired_bootstrap(correct_a, correct_b, n_boot: int = 10_000,
 def holm(p_values) -> np.ndarray:
     """Holm's step-down adjustment of several p-values (family-wise error rate).
 
-    Shown in chapter *Evaluation*: with m comparisons, the smallest p-value is multiplied by m,
+    Notebook: chapters/08_evaluation.ipynb
+
+    Explained in chapter *Evaluation*: with m comparisons, the smallest p-value is multiplied by m,
     the next by m − 1, …, and the adjusted values are made monotone.
     """
     p = np.asarray(p_values, dtype=float).ravel()

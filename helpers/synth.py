@@ -25,8 +25,9 @@ import pandas as pd
 import soundfile as sf
 from scipy.signal import lfilter
 
-from helpers.config import GENRES, SAMPLE_RATE, SPOTIFY_GENRES, data_home
-from helpers.errors import ParameterError
+from helpers.config import GENRES, SAMPLE_RATE, SPOTIFY_GENRES, data_home, scratch_home
+from helpers.errors import DataError, ParameterError
+from helpers.files import set_aside
 
 #: Bump when the generator's output changes, so that cached folders are regenerated.
 GENERATOR_VERSION = 2
@@ -184,7 +185,7 @@ def _drum_sounds(rng: np.random.Generator, sr: int) -> dict[str, np.ndarray]:
     return {"kick": kick, "snare": snare, "hat": hat}
 
 
-def synth_clip(genre: str, seconds: float = 30.0, sr: int = SAMPLE_RATE,
+def synth_clip(genre: str, seconds: float = 30.0, sr: int = SAMPLE_RATE,  # noqa: C901 (issue 27: split when next touched)
                rng: np.random.Generator | None = None) -> np.ndarray:
     """Generate one synthetic clip of a genre (float32 in [-1, 1]).
 
@@ -395,35 +396,80 @@ def synthetic_gtzan_dir(n_per_genre: int = 10, seconds: float = 30.0, seed: int 
     Explained in chapter *Getting started*. The folder lives under
     :func:`helpers.config.data_home` (``gtzan_synthetic`` for the defaults). It is generated in
     a temporary folder and renamed into place when complete, so an interrupted run never leaves a
-    folder that looks complete; a folder from an older generator version is replaced.
+    folder that looks complete; a folder from an older generator version is replaced, and a folder
+    of that name that the generator did not write is renamed aside
+    (:func:`helpers.files.set_aside`), never deleted. Where the data folder is read-only or cannot
+    be created, the clips are generated in :func:`helpers.config.scratch_home` instead, with a
+    printed notice.
 
     Returns
     -------
     pathlib.Path
         The folder holding ``genres/<genre>/<genre>.000NN.wav``.
+
+    Raises
+    ------
+    DataError
+        One line, if neither the data folder nor the temporary folder can be written.
     """
     name = "gtzan_synthetic"
     if (n_per_genre, seconds, seed) != (10, 30.0, 0):
         name += f"_{n_per_genre}x{seconds:g}s_seed{seed}"
-    home = data_home()
-    target = home / name
     wanted = {"generator_version": GENERATOR_VERSION, "n_per_genre": n_per_genre,
               "seconds": seconds, "sr": SAMPLE_RATE, "seed": seed}
 
     def complete(folder: Path) -> bool:
-        try:
-            info = json.loads((folder / "synthetic.json").read_text())
-        except (OSError, ValueError):
-            return False
-        return all(info.get(key) == value for key, value in wanted.items())
+        info = _generator_record(folder)
+        return info is not None and all(info.get(key) == value for key, value in wanted.items())
 
-    if complete(target):
-        return target
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=home))
+    for home in _homes():
+        if complete(home / name):
+            return home / name
+    try:
+        return _generate_into(data_home() / name, complete, n_per_genre, seconds, seed)
+    except (OSError, DataError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        scratch = scratch_home()  # a DataError of its own if this cannot be had either
+        print(f"NOTICE: the data folder {data_home(create=False)} cannot be written ({reason}).\n"
+              f"        The synthetic clips are generated in {scratch} instead (set BOOK_DATA_DIR to a "
+              "writable folder to keep them).")
+        try:
+            return _generate_into(scratch / name, complete, n_per_genre, seconds, seed)
+        except OSError as again:
+            raise DataError(f"the synthetic clips cannot be written to {scratch} either "
+                            f"({again.strerror or again}); set BOOK_DATA_DIR to a writable folder") from None
+
+
+def _homes() -> list[Path]:
+    """Where a generated folder may already be: the data folder, then the scratch folder (if it is ours)."""
+    homes = [data_home(create=False)]
+    try:
+        homes.append(scratch_home(create=False))
+    except DataError:
+        pass
+    return homes
+
+
+def _generator_record(folder: Path) -> dict | None:
+    """The ``synthetic.json`` this generator wrote in ``folder``, or None (missing, unreadable, not an object)."""
+    try:
+        info = json.loads((folder / "synthetic.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and "generator_version" in info else None
+
+
+def _generate_into(target: Path, complete, n_per_genre: int, seconds: float, seed: int) -> Path:
+    """Generate the folder in a hidden temporary folder beside ``target``, then rename it into place."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         make_synthetic_gtzan(tmp, n_per_genre=n_per_genre, seconds=seconds, seed=seed)
-        if target.exists() and not complete(target):
-            shutil.rmtree(target, ignore_errors=True)  # stale or from an older generator
+        if (target.exists() or target.is_symlink()) and not complete(target):
+            if _generator_record(target) is not None:
+                shutil.rmtree(target, ignore_errors=True)  # ours, from an older generator
+            else:
+                aside = set_aside(target)
+                print(f"NOTICE: {target} was not written by the synthetic generator; it is kept as {aside}.")
         try:
             tmp.rename(target)
         except OSError:

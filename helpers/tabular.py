@@ -11,8 +11,11 @@ track on both sides. The functions here make every step explicit and testable:
   :func:`as_sequence` — arrays for scikit-learn and Keras;
 - :func:`duplicate_summary`, :func:`single_genre_tracks`, :func:`multi_genre_tracks` — the
   duplicates problem and the book's decision about it;
-- splits: :func:`helpers.splits.grouped_split`, :func:`helpers.splits.naive_split`,
-  :func:`helpers.splits.validation_split`;
+- :func:`song_ids`, :func:`song_summary`, :func:`cross_split_twins` — one song under several track
+  ids (a single and its album version, a remaster), found by name + artist or by
+  identical audio features, and what a split by ``track_id`` lets through;
+- the split: :func:`helpers.splits.spotify_fold_table` (songs, version-free, committed for the real
+  table as ``helpers/folds/spotify_songs.csv.gz``) and :func:`helpers.splits.group_roles`;
 - :func:`baseline_models`, :func:`fit_and_score`, :func:`tune_hist_gradient_boosting` —
   scikit-learn baselines;
 - :func:`result_row`, :func:`results_table` — the chapter's results table.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -29,7 +33,8 @@ import pandas as pd
 
 from helpers.config import DEFAULT_SEED, SPOTIFY_GENRES
 from helpers.datasets.spotify import AUDIO_FEATURES
-from helpers.errors import DataError, ParameterError
+from helpers.errors import DataError, ParameterError, require_columns
+from helpers.metrics import macro_f1
 
 #: The 11 features the report lists ("danceability, energy, key, mode, speechiness, acousticness,
 #: instrumentalness, liveness, valence, tempo, and duration"): the table's 12 without ``loudness``.
@@ -40,6 +45,12 @@ LABEL_COLUMN = "playlist_genre"
 
 #: The column identifying a track (the same track may appear in several playlists).
 TRACK_COLUMN = "track_id"
+
+#: The columns that name a song (compared after :func:`normalise_title`).
+SONG_NAME_COLUMNS: tuple[str, str] = ("track_name", "track_artist")
+
+#: The column :func:`song_ids` fills: one id per song (the smallest ``track_id`` among its tracks).
+SONG_COLUMN = "song"
 
 #: The chapter's name in result tables (``results/01_spotify_baseline.csv``).
 CHAPTER = "01"
@@ -53,9 +64,8 @@ def _source(table: pd.DataFrame) -> str:
 
 
 def _require_columns(table: pd.DataFrame, columns: Iterable[str]) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise DataError(f"Spotify table ({_source(table)}) lacks the column(s) {missing}")
+    """:func:`helpers.errors.require_columns` naming the Spotify table and its source."""
+    require_columns(table, columns, f"Spotify table ({_source(table)})")
 
 
 def feature_matrix(table: pd.DataFrame, features: Sequence[str] = AUDIO_FEATURES) -> np.ndarray:
@@ -222,44 +232,215 @@ def duplicate_summary(table: pd.DataFrame) -> dict[str, int]:
     }
 
 
-def single_genre_tracks(table: pd.DataFrame) -> pd.DataFrame:
-    """Keep one row per track, dropping the tracks listed under more than one genre.
+def single_genre_tracks(table: pd.DataFrame, by: str = TRACK_COLUMN) -> pd.DataFrame:
+    """Keep one row per track (or song), dropping those listed under more than one genre.
 
     Explained in chapter *The Spotify baseline*: a track filed under both pop and latin has
     identical audio features with two labels, so no classifier can be right on both rows. The
-    book sets these tracks aside (and evaluates them separately with
-    :func:`multi_genre_tracks`) and keeps the first row of every other track (repeats of the
-    same track under the same genre are the same example twice).
+    book sets these aside (and evaluates them separately with :func:`multi_genre_tracks`) and
+    keeps the first row of every other group (repeats under the same genre are the same example
+    twice).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The Spotify table (all rows).
+    by : str
+        What one example is: ``'track_id'`` (one row per track) or ``'song'`` (the column of
+        :func:`song_ids`: one row per song, its genres gathered over all its tracks).
 
     Returns
     -------
     pandas.DataFrame
-        One row per single-genre track, index reset, ``attrs`` kept.
+        The first row of every single-genre group, index reset, ``attrs`` kept.
     """
-    _require_columns(table, [TRACK_COLUMN, LABEL_COLUMN])
-    n_genres = table.groupby(TRACK_COLUMN)[LABEL_COLUMN].transform("nunique")
-    kept = table[n_genres == 1].drop_duplicates(TRACK_COLUMN).reset_index(drop=True)
+    _require_columns(table, [by, LABEL_COLUMN])
+    n_genres = table.groupby(by)[LABEL_COLUMN].transform("nunique")
+    kept = table[n_genres == 1].drop_duplicates(by).reset_index(drop=True)
     kept.attrs = dict(table.attrs)
     return kept
 
 
-def multi_genre_tracks(table: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per track listed under several genres, with the set of its genres.
+def multi_genre_tracks(table: pd.DataFrame, by: str = TRACK_COLUMN) -> pd.DataFrame:
+    """Return one row per track (or song) listed under several genres, with the set of its genres.
 
     Explained in chapter *The Spotify baseline*.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The Spotify table (all rows).
+    by : str
+        ``'track_id'`` or ``'song'`` (as in :func:`single_genre_tracks`).
 
     Returns
     -------
     pandas.DataFrame
-        The first row of each such track plus a column ``genres`` (a sorted tuple of its genres).
+        The first row of each such group plus a column ``genres`` (a sorted tuple of its genres).
     """
-    _require_columns(table, [TRACK_COLUMN, LABEL_COLUMN])
-    genres = table.groupby(TRACK_COLUMN)[LABEL_COLUMN].agg(lambda s: tuple(sorted(set(s))))
+    _require_columns(table, [by, LABEL_COLUMN])
+    genres = table.groupby(by)[LABEL_COLUMN].agg(lambda s: tuple(sorted(set(s))))
     multi = genres[genres.map(len) > 1]
-    rows = table[table[TRACK_COLUMN].isin(multi.index)].drop_duplicates(TRACK_COLUMN).reset_index(drop=True)
-    rows["genres"] = rows[TRACK_COLUMN].map(multi)
+    rows = table[table[by].isin(multi.index)].drop_duplicates(by).reset_index(drop=True)
+    rows["genres"] = rows[by].map(multi)
     rows.attrs = dict(table.attrs)
     return rows
+
+
+# --- One song, several track ids --------------------------------------------------------------
+
+
+def normalise_title(text) -> str | None:
+    """A song or artist name for comparison: Unicode NFKC, case-folded, runs of spaces collapsed.
+
+    Explained in chapter *The Spotify baseline* (one song, several track ids). Nothing else is
+    removed: ``"Memories - Dillon Francis Remix"`` stays another recording than ``"Memories"``.
+
+    Returns
+    -------
+    str or None
+        ``None`` for a missing or empty name (it then matches nothing).
+
+    Examples
+    --------
+    >>> normalise_title("  EYE OF THE  Tiger ")
+    'eye of the tiger'
+    """
+    if not isinstance(text, str):
+        return None
+    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return text or None
+
+
+def _relation_codes(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """For each relation that makes two rows the same song, a group code per row (-1: no link)."""
+    _require_columns(table, [TRACK_COLUMN, *SONG_NAME_COLUMNS, *AUDIO_FEATURES])
+    names = [[normalise_title(v) for v in table[column]] for column in SONG_NAME_COLUMNS]
+    name_key = pd.Series([None if a is None or b is None else f"{a}\x1f{b}" for a, b in zip(*names, strict=True)],
+                         dtype=object)
+    return {
+        "track_id": pd.factorize(table[TRACK_COLUMN].astype(str))[0],
+        "name + artist": pd.factorize(name_key, use_na_sentinel=True)[0],
+        "audio features": table.groupby(list(AUDIO_FEATURES), dropna=True, sort=False).ngroup()
+        .fillna(-1).to_numpy(dtype=np.int64),
+    }
+
+
+def song_ids(table: pd.DataFrame) -> pd.Series:
+    """Which song each row is: rows linked by track id, by name + artist, or by identical features.
+
+    Explained in chapter *The Spotify baseline* (one song, several track ids). Two rows are the
+    same song when they share a ``track_id``, or their normalised ``track_name`` *and*
+    ``track_artist`` (:func:`normalise_title`) match, or all twelve audio features are identical;
+    a song is a connected component of these links (scipy's ``connected_components``), so a
+    remaster linked to the album version by name and the album version linked to a compilation
+    copy by features are one song. Rows with a missing name link by id and features only.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A Spotify table with ``track_id``, ``track_name``, ``track_artist`` and the audio features.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``song``, aligned with ``table``: the smallest ``track_id`` of the song's tracks (a
+        stable id that depends on no library version).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(table)
+    if n == 0:
+        raise DataError(f"Spotify table ({_source(table)}) has no rows")
+    rows, links = [], []
+    for codes in _relation_codes(table).values():
+        linked = np.flatnonzero(codes >= 0)
+        first = pd.Series(linked).groupby(codes[linked]).transform("min").to_numpy()
+        rows.append(linked)
+        links.append(first)
+    rows, links = np.concatenate(rows), np.concatenate(links)
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, links)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    ids = pd.Series(table[TRACK_COLUMN].astype(str).to_numpy()).groupby(component).transform("min")
+    return pd.Series(ids.to_numpy(), index=table.index, name=SONG_COLUMN)
+
+
+def song_summary(table: pd.DataFrame, songs=None) -> dict[str, int]:
+    """Count songs, songs under several track ids, and songs listed under several genres.
+
+    Explained in chapter *The Spotify baseline*.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The Spotify table.
+    songs : array-like, optional
+        The song of each row (:func:`song_ids`; computed if omitted).
+
+    Returns
+    -------
+    dict
+        ``songs``; ``multi_track_songs`` (two or more track ids); ``extra_track_ids`` (track ids
+        beyond the first of each song); ``multi_genre_songs`` (listed under two or more genres);
+        ``multi_genre_only_as_song`` (of those, songs none of whose tracks is listed under two
+        genres by itself: only grouping by song reveals the conflict).
+    """
+    songs = song_ids(table) if songs is None else pd.Series(np.asarray(songs), index=table.index)
+    frame = pd.DataFrame({"song": songs.to_numpy(), "track": table[TRACK_COLUMN].astype(str).to_numpy(),
+                          "genre": table[LABEL_COLUMN].to_numpy()})
+    per_song = frame.groupby("song")
+    n_tracks, n_genres = per_song["track"].nunique(), per_song["genre"].nunique()
+    track_genres = frame.groupby("track")["genre"].nunique()
+    conflicted_tracks = set(track_genres.index[track_genres > 1])
+    has_conflicted_track = per_song["track"].agg(lambda t: bool(set(t) & conflicted_tracks))
+    return {
+        "songs": int(len(n_tracks)),
+        "multi_track_songs": int((n_tracks > 1).sum()),
+        "extra_track_ids": int((n_tracks - 1).sum()),
+        "multi_genre_songs": int((n_genres > 1).sum()),
+        "multi_genre_only_as_song": int(((n_genres > 1) & ~has_conflicted_track).sum()),
+    }
+
+
+def cross_split_twins(table: pd.DataFrame, train_rows, test_rows) -> pd.DataFrame:
+    """For each test row, whether training holds the same song under *another* track id.
+
+    Explained in chapter *The Spotify baseline*: what a split by ``track_id`` lets through. A
+    *feature twin* is a training row with identical audio features, a *name twin* one with the
+    same normalised name and artist (:func:`normalise_title`); either way under a ``track_id``
+    other than the test row's.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The Spotify table the row positions index.
+    train_rows, test_rows : array-like of int
+        Row positions of the two sides.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per test row (index: its position in ``table``), boolean columns
+        ``feature_twin``, ``name_twin`` and ``twin`` (either).
+    """
+    train_rows, test_rows = np.asarray(train_rows, dtype=int), np.asarray(test_rows, dtype=int)
+    codes = _relation_codes(table)
+    track = codes["track_id"]
+    result = {}
+    for column, relation in (("feature_twin", "audio features"), ("name_twin", "name + artist")):
+        code = codes[relation]
+        train = pd.DataFrame({"code": code[train_rows], "track": track[train_rows]})
+        train = train[train["code"] >= 0]
+        ids_per_code = train.groupby("code")["track"].agg(["min", "max"])
+        low = pd.Series(code[test_rows]).map(ids_per_code["min"])
+        high = pd.Series(code[test_rows]).map(ids_per_code["max"])
+        own = track[test_rows]
+        # another track id exists in training when the code's ids there are not all the row's own
+        result[column] = (low.notna() & ((low.to_numpy() != own) | (high.to_numpy() != own))).to_numpy()
+    twins = pd.DataFrame(result, index=pd.Index(test_rows, name="row"))
+    twins["twin"] = twins["feature_twin"] | twins["name_twin"]
+    return twins
 
 
 def any_genre_accuracy(predicted, genres_per_track: Sequence[Sequence[str]],
@@ -323,7 +504,7 @@ def fit_and_score(model, x_train, y_train, x_test, y_test) -> dict:
     dict
         ``model`` (fitted), ``predictions``, ``accuracy``, ``macro_f1``, ``train_seconds``.
     """
-    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.metrics import accuracy_score
 
     start = time.perf_counter()
     model.fit(x_train, y_train)
@@ -333,7 +514,7 @@ def fit_and_score(model, x_train, y_train, x_test, y_test) -> dict:
         "model": model,
         "predictions": predicted,
         "accuracy": float(accuracy_score(y_test, predicted)),
-        "macro_f1": float(f1_score(y_test, predicted, average="macro")),
+        "macro_f1": macro_f1(y_test, predicted, len(SPOTIFY_GENRES)),
         "train_seconds": seconds,
     }
 
@@ -346,30 +527,32 @@ HGB_GRID: dict[str, tuple] = {
 }
 
 
-def tune_hist_gradient_boosting(x_fit, y_fit, x_val, y_val, grid: Mapping[str, Sequence] | None = None,
-                                seed: int = DEFAULT_SEED) -> tuple[dict, pd.DataFrame]:
-    """Grid-search ``HistGradientBoostingClassifier`` on a validation part carved from train.
+def tune_hist_gradient_boosting(x_fit, y_fit, x_tune, y_tune, grid: Mapping[str, Sequence] | None = None,
+                                seed: int = DEFAULT_SEED) -> tuple[object, pd.DataFrame]:
+    """Grid-search ``HistGradientBoostingClassifier``: fit on the fit rows, compare on the tune rows.
 
-    Explained in chapter *The Spotify baseline*: tuning looks at validation rows taken from the
-    training part, never at the test split. Each candidate stops adding trees when its own
-    internal validation score stalls (``early_stopping=True``).
+    Explained in chapter *The Spotify baseline*: the one inner decision of the gradient-boosting
+    candidate is made on tune rows taken from the training part, never on the selection or test
+    rows. Each candidate stops adding trees when the score on its own internal validation sample
+    (10 % of the fit rows, ``early_stopping=True``) stalls for 20 rounds.
 
     Parameters
     ----------
     x_fit, y_fit : array-like
         Rows the candidates are fitted on.
-    x_val, y_val : array-like
+    x_tune, y_tune : array-like
         Rows the candidates are compared on.
     grid : mapping of str to sequence, optional
         Parameter values to try (default :data:`HGB_GRID`).
+    seed : int
+        ``random_state`` of every candidate.
 
     Returns
     -------
-    best_params : dict
-        Parameters of the best candidate (validation accuracy), including its number of trees
-        as ``max_iter`` so that a refit on all training rows reproduces it.
+    best : HistGradientBoostingClassifier
+        The candidate with the highest tune accuracy (the first of equals), as fitted on the fit rows.
     scores : pandas.DataFrame
-        One row per candidate: its parameters, ``n_trees``, ``val_accuracy``, ``seconds``;
+        One row per candidate: its parameters, ``n_trees``, ``tune_accuracy``, ``seconds``;
         sorted best first.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -378,21 +561,20 @@ def tune_hist_gradient_boosting(x_fit, y_fit, x_val, y_val, grid: Mapping[str, S
     grid = dict(HGB_GRID if grid is None else grid)
     if not grid:
         raise ParameterError("tune_hist_gradient_boosting: the grid is empty")
-    rows, candidates = [], []
+    rows, models = [], []
     for values in itertools.product(*grid.values()):
         params = dict(zip(grid, values, strict=True))
-        candidates.append(params)
         model = HistGradientBoostingClassifier(max_iter=1000, early_stopping=True, n_iter_no_change=20,
                                                random_state=seed, **params)
         start = time.perf_counter()
         model.fit(x_fit, y_fit)
         seconds = time.perf_counter() - start
-        accuracy = float(accuracy_score(y_val, model.predict(x_val)))
-        rows.append({**params, "n_trees": int(model.n_iter_), "val_accuracy": accuracy, "seconds": seconds})
-    best = max(range(len(rows)), key=lambda i: rows[i]["val_accuracy"])  # first of equals
-    best_params = {**candidates[best], "max_iter": rows[best]["n_trees"]}
-    scores = pd.DataFrame(rows).sort_values("val_accuracy", ascending=False, kind="stable").reset_index(drop=True)
-    return best_params, scores
+        accuracy = float(accuracy_score(y_tune, model.predict(x_tune)))
+        rows.append({**params, "n_trees": int(model.n_iter_), "tune_accuracy": accuracy, "seconds": seconds})
+        models.append(model)
+    best = max(range(len(rows)), key=lambda i: rows[i]["tune_accuracy"])  # first of equals
+    scores = pd.DataFrame(rows).sort_values("tune_accuracy", ascending=False, kind="stable").reset_index(drop=True)
+    return models[best], scores
 
 
 # --- Results -----------------------------------------------------------------------------------
@@ -424,7 +606,7 @@ def result_row(model: str, y_true, y_pred, data: str, split: str, train_seconds:
     dict
         Keys from :data:`helpers.results.COLUMNS`.
     """
-    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.metrics import accuracy_score
 
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1 or not len(y_true):
@@ -435,7 +617,7 @@ def result_row(model: str, y_true, y_pred, data: str, split: str, train_seconds:
         "data": data,
         "split": split,
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
+        "macro_f1": macro_f1(y_true, y_pred, len(SPOTIFY_GENRES)),
         "train_seconds": None if train_seconds is None else float(train_seconds),
         "notes": notes,
     }

@@ -1,12 +1,14 @@
-"""The book's training: one fit (:func:`fit_model`), one train-and-score (:func:`train_and_score`).
+"""The book's training: one set of settings, one fit, one train-and-score.
 
-Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``) and reused in chapters
+:class:`TrainingConfig`, :func:`fit_model` and :func:`train_and_score`.
+
+Explained in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``) and reused in chapters
 *An LSTM on MFCC sequences*, *Evaluation* and *Beyond*.
 
 The recipe: Adam with learning rate 1e-3 (the rate the report found best), sparse categorical
 cross-entropy (the report's categorical cross-entropy, for integer labels), batch size 32 (the
 tutorial the report followed; the report found the batch size mattered little) and up to 60 epochs
-(the report's 50–60) — plus what makes it honest and fast:
+(the report's 50–60): the defaults of :class:`TrainingConfig` — plus what makes it honest and fast:
 
 - early stopping on validation *tracks* taken from the training side (never the test tracks),
   restoring the weights of the epoch with the lowest validation loss;
@@ -28,14 +30,21 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
+from helpers.backend import require_chapters
 
-from helpers.backend import dtype_policy
-from helpers.config import DEFAULT_SEED, set_seed
-from helpers.errors import DataError, ParameterError
-from helpers.metrics import macro_f1, segment_accuracy, track_accuracy
-from helpers.splits import track_train_test_split, validation_tracks_split
+# TensorFlow, Keras, pandas and SciPy: the "chapters" extra. Checked before they are imported, so that
+# the base install (genre-predict) gets one line naming the extra, not a traceback from pandas.
+require_chapters(__name__, ("tensorflow", "keras", "pandas", "scipy"))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from helpers.backend import dtype_policy  # noqa: E402
+from helpers.config import DEFAULT_SEED, set_seed  # noqa: E402
+from helpers.errors import DataError, ParameterError  # noqa: E402
+from helpers.metrics import macro_f1, segment_accuracy, track_accuracy  # noqa: E402
+from helpers.mfcc import standardize_with  # noqa: E402
+from helpers.splits import gtzan_fold_plan  # noqa: E402
 
 # --------------------------------------------------------------------------- standardization
 
@@ -92,7 +101,7 @@ def apply_standardizer(X, mean, std) -> np.ndarray:
         )
     if np.any(std <= 0):
         raise ParameterError("apply_standardizer: std must be positive")
-    return (X - mean) / std
+    return standardize_with(X, mean, std)
 
 
 # --------------------------------------------------------------------------- data pipeline
@@ -101,6 +110,7 @@ def apply_standardizer(X, mean, std) -> np.ndarray:
 def with_channel_axis(model, X) -> np.ndarray:
     """``X`` as float32, with the trailing channel axis a 2D CNN expects added when it lacks one.
 
+    Explained in chapter *A CNN on MFCCs* (the CNN's input has a channel axis; plumbing, not shown).
     A model without ``input_shape`` (e.g. :class:`helpers.models.classical.StatisticsClassifier`)
     gets ``X`` as it is.
 
@@ -224,7 +234,10 @@ class TrainResult:
 
 
 def epoch_timer():
-    """A Keras callback that records the wall time of every epoch in its list ``seconds``."""
+    """A Keras callback that records the wall time of every epoch in its list ``seconds``.
+
+    Explained in chapter *A CNN on MFCCs* (the time per epoch it reports; plumbing, not shown).
+    """
     import keras
 
     class EpochTimer(keras.callbacks.Callback):
@@ -244,7 +257,9 @@ def epoch_timer():
 def compile_model(model, learning_rate: float = 1e-3):
     """Compile with the book's recipe: Adam, sparse categorical cross-entropy, accuracy.
 
-    Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``); the builders of
+    Notebook: chapters/06_cnn.ipynb
+
+    Explained in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``); the builders of
     :mod:`helpers.models` return uncompiled models.
     """
     import keras
@@ -254,15 +269,44 @@ def compile_model(model, learning_rate: float = 1e-3):
     return model
 
 
-def fit_model(model, X_train, y_train, X_val, y_val, *, epochs=60, batch_size=32, learning_rate=1e-3,
-              patience=10, seed=DEFAULT_SEED):
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How :func:`fit_model` trains a network; the defaults are the report's recipe.
+
+    Notebook: chapters/06_cnn.ipynb
+
+    Explained in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``): Adam at ``learning_rate``,
+    batches of ``batch_size``, at most ``epochs`` epochs, early stopping after ``patience`` epochs
+    without a lower validation loss (None: train all ``epochs``). Frozen, like
+    :class:`helpers.features.FeatureConfig`: a variant is a new object (``dataclasses.replace``).
+    """
+
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int | None = 10
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < 1:
+                raise ParameterError(f"TrainingConfig.{name}={value!r} must be a positive integer")
+        if not self.learning_rate > 0:
+            raise ParameterError(f"TrainingConfig.learning_rate={self.learning_rate!r} must be positive")
+        if self.patience is not None and (not isinstance(self.patience, int | np.integer) or self.patience < 0):
+            raise ParameterError(f"TrainingConfig.patience={self.patience!r} must be None or an integer >= 0")
+
+
+def fit_model(model, X_train, y_train, X_val, y_val, config=None, *, seed=DEFAULT_SEED):
     """Train a freshly built Keras model the book's way; early stopping on the validation rows.
 
-    Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``), reused by every chapter that
-    trains a network: :func:`compile_model` (Adam, ``learning_rate``), a shuffled ``tf.data``
+    Notebook: chapters/06_cnn.ipynb
+
+    Explained in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``), reused by every chapter that
+    trains a network: :func:`compile_model` (Adam, ``config.learning_rate``), a shuffled ``tf.data``
     pipeline (:func:`make_dataset`) repeated so that one pipeline serves all epochs (Keras no
-    longer restarts it after each epoch), early stopping on the validation loss with ``patience``
-    epochs (None: train all ``epochs``) and the best weights restored, ``verbose=0``.
+    longer restarts it after each epoch), early stopping on the validation loss with
+    ``config.patience`` epochs (None: train all epochs) and the best weights restored, ``verbose=0``.
 
     Parameters
     ----------
@@ -272,7 +316,8 @@ def fit_model(model, X_train, y_train, X_val, y_val, *, epochs=60, batch_size=32
         Fit rows and integer labels (a 2D CNN's channel axis is added, :func:`with_channel_axis`).
     X_val, y_val : arrays
         Validation rows: tracks disjoint from fit and test (:func:`helpers.splits.validation_tracks_split`).
-    epochs, batch_size, learning_rate, patience : training settings
+    config : TrainingConfig, optional
+        Epochs, batch size, learning rate and patience; None: ``TrainingConfig()``, the report's recipe.
     seed : int
         Seed of the per-epoch shuffle.
 
@@ -282,20 +327,20 @@ def fit_model(model, X_train, y_train, X_val, y_val, *, epochs=60, batch_size=32
     """
     import keras
 
+    config = TrainingConfig() if config is None else config
     if len(X_val) == 0:
         raise ParameterError("fit_model: no validation rows (early stopping watches them)")
-    if epochs < 1 or batch_size < 1:
-        raise ParameterError(f"fit_model: epochs and batch_size must be positive, got {epochs} and {batch_size}")
     X_train, X_val = with_channel_axis(model, X_train), with_channel_axis(model, X_val)
-    compile_model(model, learning_rate)
+    compile_model(model, config.learning_rate)
     # One shuffled pipeline, repeated, serves all epochs; an epoch is still one pass over the rows.
-    train_data = make_dataset(X_train, y_train, batch_size=batch_size, seed=seed, repeat=True)
+    train_data = make_dataset(X_train, y_train, batch_size=config.batch_size, seed=seed, repeat=True)
     val_data = make_dataset(X_val, y_val, batch_size=256, shuffle=False)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", restore_best_weights=True,
-                                         patience=epochs if patience is None else patience)
+                                         patience=config.epochs if config.patience is None else config.patience)
     timer = epoch_timer()
-    history = model.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=[stop, timer],
-                        steps_per_epoch=math.ceil(len(X_train) / batch_size), shuffle=False, verbose=0)  # shuffled above
+    history = model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=[stop, timer],
+                        steps_per_epoch=math.ceil(len(X_train) / config.batch_size), shuffle=False,
+                        verbose=0)  # shuffled above
     return TrainResult.from_fit(model, history, timer)
 
 
@@ -336,13 +381,16 @@ class SplitResult:
         ``track_accuracy`` on the test rows (NaN without test rows), ``val_segment_accuracy`` and
         ``val_track_accuracy`` on the validation rows, ``epochs_run``, ``best_epoch``, ``seconds``.
     fit_rows, val_rows, test_rows : numpy.ndarray
-        Row positions used for fitting, early stopping and testing.
+        Row positions used for fitting, early stopping (the *tune* tracks) and testing.
     val_probabilities, test_probabilities : numpy.ndarray
         Probabilities of the validation and test rows, in the order of ``val_rows`` / ``test_rows``.
     test_labels : numpy.ndarray
         Labels of the test rows.
     standardizer : (mean, std) or None
         The per-coefficient statistics applied (from the fit rows), or None for raw inputs.
+    select_rows, select_probabilities : numpy.ndarray
+        The *selection* rows (tracks that choose between settings or models; empty when none were
+        given) and their probabilities.
     """
 
     model: object
@@ -355,6 +403,8 @@ class SplitResult:
     test_probabilities: np.ndarray
     test_labels: np.ndarray
     standardizer: tuple | None = None
+    select_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    select_probabilities: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
     @property
     def history(self) -> dict:
@@ -365,6 +415,11 @@ class SplitResult:
     def accuracy(self) -> float:
         """Segment accuracy on the test rows."""
         return self.record["segment_accuracy"]
+
+    @property
+    def select_track_accuracy(self) -> float:
+        """Track-vote accuracy on the selection tracks — the number to choose by (never the test)."""
+        return self.record["select_track_accuracy"]
 
     @property
     def track_vote_accuracy(self) -> float:
@@ -382,24 +437,27 @@ class SplitResult:
         }
 
 
-def train_and_score(
+# The rows of the four roles, then keyword-only choices of the run; the training settings are one object.
+def train_and_score(  # noqa: PLR0913
     build: Callable[[], object],
     features,
     fit_rows,
     val_rows,
     test_rows,
     *,
+    config: TrainingConfig | None = None,
+    select_rows=(),
     standardize: bool = False,
     seed: int = DEFAULT_SEED,
     precision: str | None = None,
     fit_fn: Callable = fit_model,
     allow_shared_tracks: bool = False,
-    **fit_kwargs,
 ) -> SplitResult:
     """Build a fresh model, fit it on ``fit_rows`` (early stopping on ``val_rows``), score ``test_rows``.
 
     The one train-and-score path of the book: chapters *A CNN on MFCCs* and *An LSTM on MFCC
-    sequences* call it once per setting, :func:`helpers.evaluation.cross_validate` once per fold.
+    sequences* call it once per setting, :func:`helpers.evaluation.nested_cross_validate` once per
+    candidate and outer fold.
     The steps: check that no test track is also a fit or validation track; optionally standardize
     with statistics of the fit rows only; seed (``helpers.set_seed``), build under the dtype policy
     ``precision``, fit (``fit_fn``); predict the validation and test rows; score segments and
@@ -413,6 +471,11 @@ def train_and_score(
         Anything with ``X`` (segments × frames × coefficients), ``labels`` and ``track_ids``.
     fit_rows, val_rows, test_rows : array-like of int
         Row positions. ``test_rows`` may be empty (a final model trained on everything).
+    config : TrainingConfig, optional
+        How ``fit_fn`` trains (epochs, batch size, learning rate, patience); None: the report's recipe.
+    select_rows : array-like of int, optional
+        Rows of *selection* tracks: predicted and scored (``select_…`` in the record) to choose
+        between settings or models, on tracks that neither trained the model nor stopped it.
     standardize : bool, default False
         False (the default) trains on the MFCCs as they are, as the tutorial the report followed
         does; True standardizes each coefficient with mean and standard deviation of the *fit* rows
@@ -422,14 +485,12 @@ def train_and_score(
     precision : {'auto', 'float32', 'mixed_bfloat16', 'mixed_float16'}, optional
         Dtype policy the model is built under (:func:`helpers.backend.dtype_policy`); None: Keras' current one.
     fit_fn : callable
-        ``fit_fn(model, X_fit, y_fit, X_val, y_val, seed=seed, **fit_kwargs)`` returning an object
+        ``fit_fn(model, X_fit, y_fit, X_val, y_val, config, seed=seed)`` returning an object
         with ``model`` (optionally ``history``, ``epochs_run``, ``best_epoch``, ``seconds``);
         default :func:`fit_model`.
     allow_shared_tracks : bool
         Only to demonstrate the report's leaky split: allow test tracks that are also fit or
         validation tracks (their number is recorded as ``shared_tracks``).
-    **fit_kwargs
-        Passed to ``fit_fn`` (:func:`fit_model`: ``epochs``, ``batch_size``, ``learning_rate``, ``patience``).
 
     Returns
     -------
@@ -438,19 +499,25 @@ def train_and_score(
     Raises
     ------
     DataError
-        If test tracks are also fit or validation tracks and ``allow_shared_tracks`` is False.
+        If test (or selection) tracks are also fit or validation tracks and ``allow_shared_tracks`` is
+        False.
     ParameterError
         If the fit or validation rows are empty.
     """
     X, labels = np.asarray(features.X, dtype=np.float32), np.asarray(features.labels)
     track_ids = np.asarray(features.track_ids)
-    fit_rows, val_rows, test_rows = (np.asarray(r, dtype=np.int64) for r in (fit_rows, val_rows, test_rows))
+    fit_rows, val_rows, test_rows, select_rows = (np.asarray(r, dtype=np.int64)
+                                                  for r in (fit_rows, val_rows, test_rows, select_rows))
     if len(fit_rows) == 0 or len(val_rows) == 0:
         raise ParameterError(f"train_and_score needs fit and validation rows (got {len(fit_rows)} and {len(val_rows)})")
-    shared = set(track_ids[test_rows]) & (set(track_ids[fit_rows]) | set(track_ids[val_rows]))
+    trained = set(track_ids[fit_rows]) | set(track_ids[val_rows])
+    shared = set(track_ids[test_rows]) & trained
     if shared and not allow_shared_tracks:
         raise DataError(f"{len(shared)} test track(s) also appear in the training rows, e.g. {sorted(shared)[:3]}: "
                         "sharing tracks between training and test is the leak this protocol avoids")
+    reused = set(track_ids[select_rows]) & (trained | set(track_ids[test_rows]))
+    if reused:
+        raise DataError(f"{len(reused)} selection track(s) also fit, stop or test the model, e.g. {sorted(reused)[:3]}")
     standardizer = fit_standardizer(X[fit_rows]) if standardize else None
     if standardizer is not None:
         X = apply_standardizer(X, *standardizer)
@@ -463,14 +530,20 @@ def train_and_score(
     set_seed(seed, with_tensorflow="tensorflow" in sys.modules)
     with dtype_policy(precision) if precision is not None else nullcontext():
         model = build()
-    train = fit_fn(model, X[fit_rows], labels[fit_rows], X[val_rows], labels[val_rows], seed=seed, **fit_kwargs)
+    config = TrainingConfig() if config is None else config
+    train = fit_fn(model, X[fit_rows], labels[fit_rows], X[val_rows], labels[val_rows], config, seed=seed)
     model = getattr(train, "model", model)
     val_probs = predict_proba(model, X[val_rows])
     test_probs = predict_proba(model, X[test_rows]) if len(test_rows) else np.zeros((0, val_probs.shape[1]), np.float32)
+    select_probs = (predict_proba(model, X[select_rows]) if len(select_rows)
+                    else np.zeros((0, val_probs.shape[1]), np.float32))
     record = score_record(train, labels, track_ids, fit_rows, val_rows, test_rows, val_probs, test_probs)
     record["shared_tracks"] = len(shared)
+    record["select_tracks"] = len(set(track_ids[select_rows]))
+    record["select_track_accuracy"] = (track_accuracy(select_probs, track_ids[select_rows], labels[select_rows])
+                                       if len(select_rows) else float("nan"))
     return SplitResult(model, train, record, fit_rows, val_rows, test_rows, val_probs, test_probs,
-                       labels[test_rows], standardizer)
+                       labels[test_rows], standardizer, select_rows, select_probs)
 
 
 def score_record(train, labels, track_ids, fit_rows, val_rows, test_rows, val_probs, test_probs) -> dict:
@@ -496,7 +569,9 @@ def training_table(runs: dict) -> pd.DataFrame:
     """Compare training runs by their validation numbers and timing — no test numbers.
 
     Chapter *A CNN on MFCCs*: this is the table to choose settings from (input scaling,
-    architecture variant, learning rate); the test tracks stay out of the choice.
+    architecture variant, learning rate). The *tune* accuracy (validation tracks at the best epoch)
+    picked the epoch, so it flatters its run; the choice between runs is made on the *selection*
+    tracks' track vote, shown when the runs scored selection tracks. The test tracks stay out.
 
     Parameters
     ----------
@@ -506,8 +581,8 @@ def training_table(runs: dict) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per run: epochs run, best epoch, validation accuracy at the best epoch, median
-        seconds per epoch, total seconds.
+        One row per run: epochs run, best epoch, tune (validation) accuracy at the best epoch, the
+        selection tracks' track-vote accuracy (when scored), median seconds per epoch, total seconds.
     """
     rows = {}
     for name, run in runs.items():
@@ -515,7 +590,9 @@ def training_table(runs: dict) -> pd.DataFrame:
         rows[name] = {
             "epochs run": train.epochs_run,
             "best epoch": train.best_epoch,
-            "validation accuracy": round(train.best_val_accuracy, 3),
+            "tune accuracy": round(train.best_val_accuracy, 3),
+            **({"select track vote": round(run.record["select_track_accuracy"], 3)}
+               if getattr(run, "record", {}).get("select_tracks") else {}),
             "s / epoch": round(train.seconds_per_epoch, 2),
             "total s": round(train.seconds, 1),
         }
@@ -533,18 +610,28 @@ class TrainingData:
     ----------
     features : FeatureSet
         Chapter 5's MFCC segments of the installed GTZAN.
-    train_rows, fit_rows, val_rows, test_rows : numpy.ndarray
-        Training rows (= fit + validation), fit rows, validation rows for early stopping, test rows.
+    fit_rows, tune_rows, select_rows, test_rows : numpy.ndarray
+        Rows of the fit tracks, the *tune* tracks early stopping watches, the *selection* tracks that
+        choose between settings (raw or standardized inputs), and the test tracks.
     split : str
         The split in words, printed with every accuracy.
+    source : str
+        Where the roles come from (the committed table, a version-free generation, or the
+        fault-filtered lists).
     """
 
     features: object
-    train_rows: np.ndarray
     fit_rows: np.ndarray
-    val_rows: np.ndarray
+    tune_rows: np.ndarray
+    select_rows: np.ndarray
     test_rows: np.ndarray
     split: str
+    source: str = ""
+
+    @property
+    def train_rows(self) -> np.ndarray:
+        """Every training row: fit, tune and selection rows."""
+        return np.sort(np.concatenate([self.fit_rows, self.tune_rows, self.select_rows]))
 
     @property
     def data(self) -> str:
@@ -552,28 +639,27 @@ class TrainingData:
         return f"{self.features.flavour} GTZAN"
 
     def summary(self) -> pd.DataFrame:
-        """Segments and tracks per part; the three parts share no track (checked)."""
+        """Segments and tracks per role; no track has two roles (checked)."""
         track_ids = np.asarray(self.features.track_ids)
-        parts = {"fit": self.fit_rows, "validation": self.val_rows, "test": self.test_rows}
+        parts = {"fit": self.fit_rows, "tune": self.tune_rows, "select": self.select_rows, "test": self.test_rows}
         tracks = {name: set(track_ids[rows]) for name, rows in parts.items()}
-        if (tracks["fit"] & tracks["validation"]) or (tracks["test"] & (tracks["fit"] | tracks["validation"])):
-            raise DataError("TrainingData: the fit, validation and test rows share tracks")
+        names = list(parts)
+        if any(tracks[a] & tracks[b] for i, a in enumerate(names) for b in names[i + 1:]):
+            raise DataError("TrainingData: the fit, tune, select and test rows share tracks")
         return pd.DataFrame({"segments": [len(rows) for rows in parts.values()],
-                             "tracks": [len(t) for t in tracks.values()]}, index=list(parts))
+                             "tracks": [len(t) for t in tracks.values()]}, index=names)
 
 
-def load_training_data(test_size: float = 0.25, val_fraction: float = 0.2, seed: int = DEFAULT_SEED,
-                       features=None) -> TrainingData:
-    """Chapter 5's features and the book's split by track: test tracks, validation tracks, fit tracks.
+def load_training_data(features=None) -> TrainingData:
+    """Chapter 5's features and the book's single split by track, with its four roles.
 
     Chapters *A CNN on MFCCs* and *An LSTM on MFCC sequences* start from it, so both train on the
-    same rows. ``test_size`` of the tracks (stratified by genre) are the test set; ``val_fraction``
-    of the remaining tracks are the validation tracks early stopping watches; the rest are fitted.
+    same rows. The roles come from :func:`helpers.splits.gtzan_fold_plan` (kind ``'split'``): on mini
+    GTZAN the committed table ``helpers/folds/gtzan_mini_split.csv`` (25 % of the tracks test; of the
+    others 60 % fit, 20 % tune, 20 % select), on full GTZAN the fault-filtered lists.
 
     Parameters
     ----------
-    test_size, val_fraction : float
-    seed : int
     features : FeatureSet, optional
         Default: ``extract_features(load_gtzan(), FeatureConfig())`` (cached by chapter 5).
     """
@@ -582,8 +668,7 @@ def load_training_data(test_size: float = 0.25, val_fraction: float = 0.2, seed:
         from helpers.features import FeatureConfig, extract_features
 
         features = extract_features(load_gtzan(), FeatureConfig(), progress=False)
-    table = features.table()
-    train_rows, test_rows = track_train_test_split(table, test_size=test_size, seed=seed)
-    fit_rows, val_rows = validation_tracks_split(table, train_rows, fraction=val_fraction, seed=seed)
-    split = f"track-grouped {round(100 * test_size)} % test"
-    return TrainingData(features, train_rows, fit_rows, val_rows, test_rows, split)
+    plan = gtzan_fold_plan(features, "split")
+    rows = plan.rows(features.track_ids, 0)
+    return TrainingData(features, rows["fit"], rows["tune"], rows["select"], rows["test"], plan.protocol,
+                        plan.source)

@@ -61,20 +61,22 @@ def unprivileged():
     """Run Python code in a child that cannot read files without read permission, even as root.
 
     CI runs as root, which reads any file; the child drops the two capabilities that allow it, so a
-    ``chmod 000`` file is unreadable there as it is for a student. ``run(code, locked)`` first checks
-    that ``locked`` really is unreadable in the child (the test fails otherwise), then runs ``code``;
-    it returns the child's standard output.
+    ``chmod 000`` file (or folder) is unreadable there as it is for a student. ``run(code, locked)``
+    first checks that ``locked`` really is unreadable in the child (the test fails otherwise), then
+    runs ``code``; it returns the child's standard output. ``env`` sets variables of the child (a
+    value of None removes one, e.g. ``{"HOME": None}``); ``cwd`` is its folder (default: the checkout).
     """
     import subprocess
     import sys
 
-    def run(code: str, locked: Path) -> str:
+    def run(code: str, locked: Path, env: dict | None = None, cwd: Path | None = None) -> str:
         check = (f"try:\n    open({str(locked)!r}, 'rb')\nexcept PermissionError:\n    pass\n"
                  "else:\n    raise SystemExit('the child can still read the locked file')\n")
         preexec = _drop_file_capabilities if os.geteuid() == 0 else None
-        result = subprocess.run([sys.executable, "-c", check + code], cwd=REPO, capture_output=True,
+        variables = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+        result = subprocess.run([sys.executable, "-c", check + code], cwd=cwd or REPO, capture_output=True,
                                 text=True, preexec_fn=preexec, timeout=120,
-                                env={**os.environ, "PYTHONPATH": str(REPO)})
+                                env={name: value for name, value in variables.items() if value is not None})
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout
 

@@ -13,7 +13,6 @@ from helpers.augment import (
     apply_gain,
     augment_segment,
     augmented_features,
-    augmented_folds,
     pitch_shift,
     random_crop,
     segment_length,
@@ -22,7 +21,6 @@ from helpers.augment import (
 )
 from helpers.errors import DataError, ParameterError
 from helpers.features import FeatureConfig
-from helpers.splits import track_folds, validation_tracks_split
 
 SR = 22050
 
@@ -128,25 +126,3 @@ def test_augmented_features_shapes_and_determinism(tmp_path):
     assert np.array_equal(alone.X, first.X[6:8])
     with pytest.raises(DataError, match="lacks column"):
         augmented_features(table.drop(columns="path"), config)
-
-
-def test_augmented_folds_keep_augmented_rows_on_the_fit_side():
-    tracks = [f"{g}.{i:05d}" for g in ("blues", "rock", "jazz") for i in range(6)]
-    table = pd.DataFrame({"track_id": np.repeat(tracks, 5), "genre": np.repeat([t.split(".")[0] for t in tracks], 5)})
-    folds = track_folds(table, n_splits=3, n_repeats=1, seed=0)
-    inner = [(*validation_tracks_split(table, train, 0.25, 5 + i), test) for i, (train, test) in enumerate(folds)]
-    aug_ids = np.repeat(tracks, 2)
-    out = augmented_folds(inner, table["track_id"], aug_ids)
-    assert len(out) == 3
-    for (ref_fit, ref_val, test), (fit, val, test2) in zip(inner, out, strict=True):
-        assert np.array_equal(val, ref_val) and np.array_equal(test2, test)
-        original = fit[fit < len(table)]
-        extra = fit[fit >= len(table)] - len(table)
-        assert np.array_equal(original, ref_fit)
-        assert set(aug_ids[extra]) == set(table["track_id"].to_numpy()[ref_fit])
-        assert not set(aug_ids[extra]) & set(table["track_id"].to_numpy()[np.concatenate([val, test])])
-    with pytest.raises(ParameterError, match="fit_rows, val_rows, test_rows"):
-        augmented_folds(folds, table["track_id"], aug_ids)
-    leaky = [(inner[0][0], inner[0][1], inner[0][0][:5])]
-    with pytest.raises(DataError, match="share tracks"):
-        augmented_folds(leaky, table["track_id"], aug_ids)

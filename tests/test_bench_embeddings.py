@@ -7,11 +7,9 @@ import json
 
 import pytest
 
-pytest.importorskip("tensorflow")
-
-from helpers.bench import __main__ as bench_main  # noqa: E402
-from helpers.bench import embeddings as bench  # noqa: E402
-from helpers.datasets.gtzan import gtzan_table  # noqa: E402
+from helpers.bench import __main__ as bench_main
+from helpers.bench import embeddings as bench
+from helpers.datasets.gtzan import gtzan_table
 
 
 def test_benchmark_runs_on_two_clips(synthetic_gtzan, tmp_path, capsys, monkeypatch):

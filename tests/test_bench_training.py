@@ -6,6 +6,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
+from helpers import training_speed  # noqa: E402
 from helpers.bench import training as bench  # noqa: E402
 from helpers.errors import ParameterError  # noqa: E402
 
@@ -68,10 +69,10 @@ def test_benchmark_in_float32_when_asked(tmp_path):
 
 
 def test_speed_steps_table():
-    table = bench.speed_steps(epochs=2, samples=16, val_samples=8, frames=16, batch_size=8)
+    table = training_speed.speed_steps(epochs=2, samples=16, val_samples=8, frames=16, batch_size=8)
     assert list(table["way"]) == ["model.fit(numpy)", "tf.data pipeline", "tf.data + mixed precision"]
     assert list(table["dtype policy"])[:2] == ["float32", "float32"]
     assert table["speed-up"].iloc[0] == pytest.approx(1.0)
     assert table["speed-up"].iloc[2] == pytest.approx(table["s / epoch"].iloc[0] / table["s / epoch"].iloc[2])
     with pytest.raises(ParameterError, match="at least 2 epochs"):
-        bench.speed_steps(epochs=1)
+        training_speed.speed_steps(epochs=1)

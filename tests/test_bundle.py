@@ -1,4 +1,7 @@
-"""Tests of helpers.bundle (chapter *Evaluation*): round trip, atomic files, clear errors, safe mode."""
+"""Tests of helpers.bundle (chapter *Evaluation*): round trip, atomic files, typed records checked once, clear errors, safe mode.
+
+Hostile bundles through the command (issue 24 items 5, 10, 11) are in tests/test_predict.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,14 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from helpers.bundle import bundle_paths, load_bundle, read_bundle_info, save_bundle  # noqa: E402
+from helpers.bundle import (  # noqa: E402
+    CnnBundle,
+    ProbeBundle,
+    bundle_paths,
+    load_bundle,
+    read_bundle,
+    save_bundle,
+)
 from helpers.errors import DataError  # noqa: E402
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
@@ -63,8 +73,11 @@ def test_round_trip_gives_equal_predictions_and_metadata(tmp_path):
     assert info["metadata"]["data"] == "synthetic" and info["metadata"]["accuracy"] == 0.5
     assert info["input_shape"] == [259, 13, 1]
     assert info["versions"]["keras"] == keras.__version__
-    np.testing.assert_allclose(info["mean"], np.linspace(-1, 1, 13), rtol=1e-6)
-    assert info["std"].dtype == np.float32 and info["std"].shape == (13,)
+    record = read_bundle(tmp_path / "models" / "net")
+    assert isinstance(record, CnnBundle) and record.input_shape == (259, 13, 1) and record.level is None
+    assert record.genres == GENRES and record.metadata["data"] == "synthetic"
+    np.testing.assert_allclose(record.mean, np.linspace(-1, 1, 13), rtol=1e-6)
+    assert record.std.dtype == np.float32 and record.std.shape == (13,)
     # plain JSON on disk, loadable without this package
     raw = json.loads(json_path.read_text())
     assert raw["standardization"]["std"][0] == pytest.approx(1.0)
@@ -75,13 +88,15 @@ def test_round_trip_gives_equal_predictions_and_metadata(tmp_path):
 def test_bundle_without_standardization(tmp_path):
     _, (_, json_path) = _save(tmp_path, mean=None, std=None, feature_config={"n_mfcc": 13})
     _, info = load_bundle(json_path)
-    assert info["mean"] is None and info["std"] is None and info["standardization"] is None
+    assert info["standardization"] is None
+    record = read_bundle(json_path)
+    assert record.mean is None and record.std is None
 
 
 def test_save_refuses_incomplete_or_inconsistent_input(tmp_path):
     with pytest.raises(DataError, match="protocol"):
         _save(tmp_path, metadata={"data": "mini"})
-    with pytest.raises(DataError, match="10 outputs but 3 genres"):
+    with pytest.raises(DataError, match="the network has 10 outputs but the description names 3 genres"):
         _save(tmp_path, genres=("a", "b", "c"))
     with pytest.raises(DataError, match="both mean and std"):
         _save(tmp_path, std=None)
@@ -105,7 +120,7 @@ def test_corrupt_files_give_clear_errors(tmp_path):
     _, (keras_path, json_path) = _save(tmp_path)
     good_json = json_path.read_text()
     json_path.write_text(good_json[:40])
-    with pytest.raises(DataError, match=r"net\.json is not valid JSON"):
+    with pytest.raises(DataError, match=r"net\.json: the file is not valid JSON"):
         load_bundle(json_path)
     json_path.write_text(json.dumps({"hello": 1}))
     with pytest.raises(DataError, match="is not a genre-book-bundle"):
@@ -133,6 +148,54 @@ def test_safe_mode_refuses_code_in_the_model_file(tmp_path):
     _save(tmp_path, model=model)
     with pytest.raises(DataError, match="could not be loaded"):
         load_bundle(tmp_path / "models" / "net")
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_save_refuses_a_network_whose_output_is_not_a_softmax(tmp_path, activation):
+    """Issue 24 item 5: outputs that are not probabilities printed "blues 559.5 %"."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((259, 13, 1))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 3)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation=activation, name="scores")(x))
+    with pytest.raises(DataError, match=f"output layer 'scores' is a Dense with activation '{activation}': it must "
+                                        "be a Dense layer with a softmax"):
+        _save(tmp_path, model=model)
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())  # nothing written
+
+
+def test_level_is_recorded_and_checked(tmp_path):
+    """Issue 24 item 17: the typical level of the training clips travels with the network."""
+    _save(tmp_path, level=0.12)
+    assert read_bundle(tmp_path / "models" / "net").level == pytest.approx(0.12)
+    for bad in (0.0, -0.1, 5.0, float("nan")):
+        with pytest.raises(DataError, match="level .* must be null or"):
+            _save(tmp_path / str(bad), level=bad)
+
+
+@pytest.mark.parametrize("stem", ["", ".", "/", ".."])
+def test_a_path_without_a_name_is_not_a_bundle(stem):
+    """Issue 24 item 11: --bundle '' / . / gave a ValueError traceback."""
+    with pytest.raises(DataError, match="is not a bundle: give its stem"):
+        bundle_paths(stem)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[" * 200_000 + "]" * 200_000, "nests 200000 levels deep"),
+    ('{"a": ' + "9" * 5000 + "}", "integer of 5000 digits"),
+    ('{"a": Infinity}', "holds Infinity, which is not JSON"),
+    ('{"a": -Infinity}', "holds -Infinity"),
+    ('{"a": NaN}', "holds NaN"),
+    ('{"a": 1e999}', "beyond the range of a float"),
+    ('{"a": "[[[[" , "b": 1}', None),  # brackets inside strings are not nesting
+])
+def test_json_is_parsed_with_limits(text, message):
+    from helpers.bundle import parse_json
+
+    if message is None:
+        assert parse_json(text) == {"a": "[[[[", "b": 1}
+        return
+    with pytest.raises(ValueError, match=message):
+        parse_json(text)
 
 
 def test_bundle_paths_accepts_stem_or_either_suffix(tmp_path):
@@ -165,7 +228,7 @@ def _set(*keys_and_value):
 @pytest.mark.parametrize(("edit", "message"), [
     (_set("standardization", "std", lambda v: [0.0] * len(v)), "std must be positive"),
     (_set("standardization", "std", lambda v: [float("nan")] + v[1:]), "NaN or infinite"),
-    (_set("standardization", "std", lambda v: v[:12]), "std has 12 values, but the features have 13"),
+    (_set("standardization", "std", lambda v: v[:12]), r"std has shape \(12,\), expected \(13,\)"),
     (_set("genres", lambda v: v[:9]), "10 outputs but the description names 9 genres"),
     (_set("genres", lambda v: [v[0]] * len(v)), "different names"),
     (_set("format_version", "1"), "format_version '1'"),
@@ -182,7 +245,7 @@ def _set(*keys_and_value):
 def test_edited_description_is_refused_on_load(tmp_path, edit, message):
     json_path = _edited(tmp_path, edit)
     with pytest.raises(DataError, match=message) as error:
-        read_bundle_info(json_path)
+        read_bundle(json_path)
     assert str(json_path) in str(error.value)  # the message names the bundle
 
 
@@ -208,10 +271,10 @@ def test_shipped_bundle_loads_through_the_older_keras_path():
     import keras
 
     from helpers.bundle import load_with_older_keras
-    from helpers.config import default_bundle
+    from helpers.config import cnn_bundle
     from helpers.engine import NumpyModel
 
-    path = str(default_bundle()) + ".keras"
+    path = str(cnn_bundle()) + ".keras"
     rebuilt = load_with_older_keras(path)
     x = np.random.default_rng(0).standard_normal((2, *rebuilt.input_shape[1:])).astype("float32")
     np.testing.assert_allclose(rebuilt.predict(x, verbose=0), NumpyModel(path).predict(x), atol=2e-5)
@@ -247,10 +310,10 @@ def test_probe_bundle_round_trip(tmp_path):
 
     path = _save_probe(tmp_path / "probe")
     assert path == tmp_path / "probe.json" and not (tmp_path / "probe.keras").exists()
-    info = read_bundle_info(tmp_path / "probe")
-    assert info["kind"] == PROBE_KIND and info["weights_path"] == weights_path("msd")
-    assert info["musicnn"]["weights_sha256"] == file_sha256(weights_path("msd"))
-    assert info["probe_arrays"]["coef"].shape == (10, 200)
+    record = read_bundle(tmp_path / "probe")
+    assert isinstance(record, ProbeBundle) and record.kind == PROBE_KIND and record.weights_path == weights_path("msd")
+    assert record.description["musicnn"]["weights_sha256"] == file_sha256(weights_path("msd"))
+    assert record.probe["coef"].shape == (10, 200) and record.pooling == ("mean",) and record.genres == GENRES
     with pytest.raises(DataError, match="not a Keras model"):
         load_bundle(tmp_path / "probe")
 
@@ -285,4 +348,4 @@ def test_probe_bundle_read_refuses_edited_descriptions(tmp_path, edit, message):
     edit(info)
     path.write_text(json.dumps(info))
     with pytest.raises(DataError, match=message):
-        read_bundle_info(tmp_path / "probe")
+        read_bundle(tmp_path / "probe")

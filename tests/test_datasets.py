@@ -157,7 +157,7 @@ def test_spotify_bad_files(tmp_path, data_home):
         load_spotify(tmp_path / "nothere.csv")
     path = tmp_path / "cut.csv"
     synth.synthetic_spotify(n=50).drop(columns=["tempo"]).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"cut\.csv lacks the column\(s\) \['tempo'\]"):
+    with pytest.raises(DataError, match=r"cut\.csv lacks column\(s\) \['tempo'\]"):
         load_spotify(path)
     empty = tmp_path / "empty.csv"
     empty.write_text("")
@@ -227,3 +227,113 @@ def test_spotify_non_numeric_feature_is_named(tmp_path, data_home):
     table.loc[7, "energy"] = "0.5"  # numbers written as text in a mixed column are fine
     table.to_csv(path, index=False)
     assert load_spotify(path)["energy"].dtype.kind == "f"
+
+
+# --- issue 24 items 7, 14, 18: odd entries in a GTZAN folder, FIFOs, both layouts -----------------
+
+
+def _make_entry(path, kind):
+    """Put an entry of ``kind`` that is not a readable regular file at ``path``."""
+    import os
+
+    if kind == "dangling symbolic link":
+        path.symlink_to(path.parent / "nowhere.wav")
+    elif kind == "symbolic link loop":
+        path.symlink_to(path)
+    elif kind == "FIFO":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+        (path / "inside.wav").write_bytes(b"RIFF")
+
+
+@pytest.mark.parametrize("kind", ["dangling symbolic link", "symbolic link loop", "FIFO", "folder"])
+@pytest.mark.parametrize("name", ["blues.00007.wav", "take 2.mp3"])
+def test_entries_named_like_clips_that_are_not_files_are_named_in_a_warning(gtzan_copy, kind, name):
+    _make_entry(gtzan_copy / "genres" / "blues" / name, kind)
+    with pytest.warns(UserWarning, match=rf"ignored 1 entry in .* named like clips that are not readable files: "
+                                         rf"blues/{name} \(a {kind}\)"):
+        table = gtzan_table(gtzan_copy)
+    assert len(table) == 20 and table.attrs["not_files"] == [f"blues/{name} (a {kind})"]
+
+
+def test_a_symbolic_link_to_a_clip_is_a_clip_and_hidden_entries_stay_silent(gtzan_copy):
+    blues = gtzan_copy / "genres" / "blues"
+    (blues / "blues.00005.wav").symlink_to(blues / "blues.00000.wav")
+    (blues / "._blues.00006.wav").symlink_to(blues / "nowhere")  # hidden: ignored silently, as before
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = gtzan_table(gtzan_copy)
+    assert "blues.00005" in set(table["track_id"]) and len(table) == 21
+
+
+def test_both_layouts_present_say_which_is_used(synthetic_gtzan, tmp_path):
+    root = tmp_path / "gtzan"
+    shutil.copytree(synthetic_gtzan / "genres", root / "genres")
+    shutil.copytree(synthetic_gtzan / "genres", root / "Data" / "genres_original")
+    with pytest.warns(UserWarning, match=rf"several folders below {root} hold GTZAN genre folders: using "
+                                         rf"{root / 'genres'}, not {root / 'Data' / 'genres_original'}"):
+        table = gtzan_table(root)
+    assert table.attrs["root"] == str(root / "genres")
+
+
+NON_UTF8 = b"caf\xe9 \xff.wav"
+
+
+@pytest.mark.parametrize("kind", ["file", "dangling symbolic link"])
+def test_a_non_utf8_file_name_in_a_gtzan_folder_is_named_printably(gtzan_copy, kind):
+    import os
+
+    blues = os.fsencode(gtzan_copy / "genres" / "blues")
+    target = os.path.join(blues, NON_UTF8)
+    if kind == "file":
+        shutil.copy(os.path.join(blues, b"blues.00000.wav"), target)
+    else:
+        os.symlink(b"nowhere", target)
+    with pytest.warns(UserWarning) as caught:
+        table = load_gtzan("mini", path=gtzan_copy)
+    messages = [str(w.message) for w in caught]
+    assert len(table) == 20
+    assert any("blues/caf\\xe9 \\xff.wav" in m for m in messages), messages
+    for message in messages:
+        message.encode("utf-8")  # printable anywhere: no lone surrogates (a Jupyter kernel's stream refuses them)
+    for entry in table.attrs["ignored"] + table.attrs["not_files"]:
+        entry.encode("utf-8")
+
+
+def test_a_gtzan_folder_whose_own_path_is_not_utf8_is_a_clear_error(synthetic_gtzan, tmp_path):
+    import os
+
+    root = os.path.join(os.fsencode(tmp_path), b"m\xfcsica")
+    shutil.copytree(os.fsencode(synthetic_gtzan), root)
+    with pytest.raises(DataError, match=r"m\\xfcsica/genres has a name that is not valid UTF-8"):
+        gtzan_table(os.fsdecode(root))
+
+
+@pytest.mark.parametrize("via", ["argument", "SPOTIFY_CSV"])
+def test_spotify_csv_pointing_at_a_fifo_is_a_clear_error_not_a_hang(tmp_path, data_home, monkeypatch, via):
+    import os
+    import threading
+
+    fifo = tmp_path / "songs.csv"
+    os.mkfifo(fifo)
+    if via == "SPOTIFY_CSV":
+        monkeypatch.setenv("SPOTIFY_CSV", str(fifo))
+    outcome = []
+
+    def load():
+        try:
+            load_spotify(fifo if via == "argument" else None)
+        except Exception as error:  # noqa: BLE001 - recorded and checked below
+            outcome.append(error)
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():  # release the reader blocked on the FIFO, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("load_spotify hung on a FIFO")
+    [error] = outcome
+    assert isinstance(error, DataError) and f"Spotify table {fifo} is a FIFO" in str(error)

@@ -119,6 +119,29 @@ def test_damaged_descriptor_cache_is_named_and_recomputed(tmp_path):
     assert [p.name for p in cache.iterdir()] == [entry.name]
 
 
+@pytest.mark.parametrize("how", ["nan", "wrong_shape", "other_paths"])
+def test_an_invalid_descriptor_cache_is_recomputed_never_served(tmp_path, how):
+    """Issue 24: a cache is trusted only after validation."""
+    from helpers.features import write_cache
+
+    table = _table(tmp_path, n=2)
+    cache = tmp_path / "cache"
+    first = extract_descriptors(table, n_jobs=1, cache=cache, progress=False)
+    (entry,) = cache.glob("descriptors-*.npz")
+    with np.load(entry) as stored:
+        values, paths = stored["values"].copy(), stored["paths"]
+    if how == "nan":
+        values[0, 0] = np.nan
+    elif how == "wrong_shape":
+        values = values[:, :3]
+    else:
+        paths = np.asarray(["elsewhere.wav"] * len(paths))
+    write_cache(entry, {"values": values, "paths": paths})
+    with pytest.warns(UserWarning, match=rf"{entry.name} is not valid"):
+        again = extract_descriptors(table, n_jobs=1, cache=cache, progress=False)
+    pd.testing.assert_frame_equal(first, again)
+
+
 def test_extract_descriptors_errors(tmp_path):
     table = _table(tmp_path, n=2)
     with pytest.raises(DataError, match="lacks column"):

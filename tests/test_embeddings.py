@@ -9,8 +9,7 @@ import pytest
 from helpers import embeddings, musicnn
 from helpers.datasets.gtzan import gtzan_table
 from helpers.errors import DataError, ParameterError
-from helpers.models.probe import ProbeClassifier, build_probe, nested_probe_cv
-from helpers.splits import track_folds
+from helpers.models.probe import ProbeClassifier, build_probe
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +23,15 @@ def small_table(synthetic_gtzan):
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Count the clips whose patches are computed (i.e. not read from the cache)."""
+    """Count the clips whose embeddings are computed (i.e. not read from the cache)."""
     calls = []
-    original = embeddings.clip_patches
+    original = embeddings.track_embeddings
 
-    def counting(path):
+    def counting(path, model="msd"):
         calls.append(path)
-        return original(path)
+        return original(path, model)
 
-    monkeypatch.setattr(embeddings, "clip_patches", counting)
+    monkeypatch.setattr(embeddings, "track_embeddings", counting)
     return calls
 
 
@@ -48,12 +47,12 @@ def test_shapes_alignment_and_cache_hit(small_table, tmp_path, counted):
     dims = musicnn.LAYERS["penultimate"]
     np.testing.assert_allclose(first.X[:, :dims], first.X[:, dims:])
     assert len(counted) == 4
-    # same embedding as musicnn's own per-track function
+    # the one embedding path: the table's rows are clip_embeddings of the clip, level normalised
     from helpers.audio import load_clip
 
     y = load_clip(small_table["path"].iloc[2], sr=musicnn.SR)
-    direct = musicnn.track_embeddings(y, musicnn.SR)
-    np.testing.assert_allclose(first.X[2, :dims], direct["mean"], rtol=1e-4, atol=1e-4)
+    direct = musicnn.clip_embeddings(0.01 * y, musicnn.SR, musicnn.musicnn_numpy("msd"))
+    np.testing.assert_allclose(first.X[2, :dims], direct["penultimate_mean"], rtol=1e-4, atol=1e-4)
 
     second = embeddings.extract_embeddings(small_table, pooling=("mean",), n_jobs=1, cache_dir=tmp_path)
     assert len(counted) == 4, "the second call must read the cache, not recompute"
@@ -62,8 +61,26 @@ def test_shapes_alignment_and_cache_hit(small_table, tmp_path, counted):
     # every layer comes from the same network pass and the same cache file
     other = embeddings.extract_embeddings(small_table, layer="mean_pool", n_jobs=1, cache_dir=tmp_path)
     assert len(counted) == 4 and other.X.shape == (4, 2 * musicnn.LAYERS["mean_pool"])
-    np.testing.assert_allclose(other.X[2, :musicnn.LAYERS["mean_pool"]],
-                               musicnn.extract(y, musicnn.SR)["mean_pool"][0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(other.X[2, :musicnn.LAYERS["mean_pool"]], direct["per_patch"]["mean_pool"][0],
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_cache_of_another_shape_is_recomputed(small_table, tmp_path, counted):
+    embeddings.extract_embeddings(small_table, n_jobs=1, cache_dir=tmp_path)
+    path = embeddings.embeddings_cache_path(small_table, cache_dir=tmp_path)
+    with np.load(path) as stored:
+        arrays = {k: stored[k] for k in stored.files}
+    arrays["penultimate_mean"] = arrays["penultimate_mean"][:, :100]
+    np.savez(path, **arrays)
+    with pytest.warns(UserWarning, match="penultimate_mean has shape"):
+        again = embeddings.extract_embeddings(small_table, n_jobs=1, cache_dir=tmp_path)
+    assert len(counted) == 8 and again.X.shape == (4, 400)
+
+
+def test_cache_version_is_in_the_name(small_table, tmp_path):
+    """Version 3 holds the level-normalised embeddings of the one path: older caches are not served."""
+    assert embeddings.EMBEDDINGS_VERSION == 3
+    assert "-v3-" in embeddings.embeddings_cache_path(small_table, cache_dir=tmp_path).name
 
 
 def test_damaged_cache_is_recomputed(small_table, tmp_path, counted):
@@ -92,7 +109,7 @@ def test_bad_arguments_and_short_clip(small_table, tmp_path):
     short = tmp_path / "short.wav"
     sf.write(short, np.zeros(22050, dtype=np.float32), 22050)
     with pytest.raises(DataError, match="short.wav"):
-        embeddings.clip_patches(short)
+        embeddings.track_embeddings(short)
 
 
 def _separable(n_per_class=12, n_classes=3, dims=5, seed=0):
@@ -115,24 +132,3 @@ def test_probe_interface():
         ProbeClassifier().predict_proba(X)
     with pytest.raises(ParameterError):
         build_probe(n_classes=2).fit(X, table["label"])
-
-
-def test_nested_probe_cv_chooses_inside_each_fold():
-    X, table = _separable()
-    noise = np.random.default_rng(1).normal(size=X.shape)  # a useless candidate
-    folds = track_folds(table, n_splits=3, n_repeats=2, seed=0)
-    result = nested_probe_cv({"noise": noise, "signal": X}, table, folds, repeats=[0, 0, 0, 1, 1, 1],
-                             Cs=(0.1, 1.0), seed=0)
-    assert len(result.folds) == 6
-    assert set(result.folds["pooling"]) == {"signal"}, "validation tracks must pick the informative one"
-    assert result.folds["track_accuracy"].mean() > 0.9
-    assert (result.predictions >= 0).all()  # every track tested once per repetition
-    assert result.folds["n_test_tracks"].sum() == 2 * len(table)
-    assert result.correct(0).mean() > 0.9
-
-
-def test_nested_probe_cv_refuses_shared_tracks():
-    X, table = _separable()
-    rows = np.arange(len(table))
-    with pytest.raises(DataError, match="both sides"):
-        nested_probe_cv({"x": X}, table, [(rows[:30], rows[25:])], repeats=[0])

@@ -33,8 +33,12 @@ def _small_cnn_2d():
 
 
 def _builders():
-    from helpers.models.beyond import build_descriptor_mlp, build_fusion_model, build_logmel_cnn
     from helpers.models.mfcc import build_report_cnn
+    from helpers.models.other_inputs import (
+        build_descriptor_mlp,
+        build_fusion_model,
+        build_logmel_cnn,
+    )
 
     return {
         "report_cnn": (build_report_cnn, (3, 259, 13, 1)),
@@ -56,7 +60,7 @@ def test_numpy_model_equals_keras(tmp_path, name):
     path = tmp_path / f"{name}.keras"
     model.save(path)
     engine = NumpyModel(path)
-    assert engine.input_rank == len(model.input_shape)
+    assert len(engine.input_shape) == len(model.input_shape)
     assert engine.output_shape == tuple(model.output_shape)
     # compare with the model as Keras loads it from the same file (what the predict command uses)
     reloaded = keras.saving.load_model(path, compile=False, safe_mode=True)
@@ -122,6 +126,24 @@ def test_weights_that_do_not_fit_the_architecture_raise_data_error(tmp_path, key
         NumpyModel(path)
 
 
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda layer_list: next(x for x in layer_list if x["class_name"] == "Conv2D")["config"].update(strides=[0, 0]),
+     "weights and architecture disagree"),
+    (lambda layer_list: next(x for x in layer_list if x["class_name"] == "Conv2D").update(config=[]),
+     "could not be read: AttributeError"),
+    (lambda layer_list: layer_list[-1]["config"].update(units=7), "weights and architecture disagree: kernel of shape"),
+])
+def test_a_malformed_architecture_raises_data_error(tmp_path, edit, message):
+    """Issue 24 item 10: zero strides (ZeroDivisionError), a layer config that is a list (AttributeError) and a
+    Dense layer whose units disagree with its kernel are one DataError naming the file."""
+    from helpers.models.mfcc import build_report_cnn
+
+    path = _save(build_report_cnn(), tmp_path / "cnn.keras")
+    _edit_config(path, edit)
+    with pytest.raises(DataError, match=message):
+        NumpyModel(path)
+
+
 def test_a_file_that_is_not_a_model_raises_data_error(tmp_path):
     path = tmp_path / "junk.keras"
     path.write_bytes(b"PK\x03\x04 not a zip")
@@ -129,85 +151,7 @@ def test_a_file_that_is_not_a_model_raises_data_error(tmp_path):
         NumpyModel(path)
 
 
-# ------------------------------------------------------------------ musicnn in NumPy (issue 14)
-
-
-def _front_block(shape, kernel, padding, seed):
-    """Keras' musicnn front-end block (Conv2D + ReLU, BatchNormalization, max over frequency) with random weights."""
-    inputs = keras.Input(shape)
-    h = layers.Conv2D(kernel[2], kernel[:2], padding=padding, activation="relu", name="c")(inputs)
-    h = layers.BatchNormalization(name="c_bn")(h)
-    return _randomized(keras.Model(inputs, keras.ops.max(h, axis=2)), seed)
-
-
-def _stored(model) -> dict:
-    return {w.path: np.asarray(w.numpy(), dtype=np.float32) for w in model.weights}
-
-
-@pytest.mark.parametrize(("kernel", "padding"), [((7, 5, 6), "valid"), ((8, 1, 3), "same"), ((5, 1, 3), "same")])
-def test_musicnn_front_block_equals_keras(kernel, padding):
-    from helpers.engine import _conv_bn_freqmax
-
-    model = _front_block((19, 12, 1), kernel, padding, seed=1)
-    x = np.random.default_rng(2).normal(size=(3, 19, 12)).astype(np.float32)
-    expected = np.asarray(model(x[..., np.newaxis]))
-    got = _conv_bn_freqmax(x, _stored(model), "c", padding)
-    assert np.any(_stored(model)["c_bn/gamma"] < 0)  # both branches of the max/min shortcut are used
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-
-
-def test_musicnn_conv1d_same_equals_keras():
-    from helpers.engine import _conv1d_same
-
-    conv = layers.Conv1D(4, 7, padding="same")
-    model = _randomized(keras.Sequential([keras.Input((15, 5)), conv]), seed=3)
-    x = np.random.default_rng(4).normal(size=(2, 15, 5)).astype(np.float32)
-    got = _conv1d_same(x, *(np.asarray(w.numpy()) for w in conv.weights))
-    np.testing.assert_allclose(got, np.asarray(model(x)), atol=1e-5)
-
-
-def test_musicnn_numpy_equals_the_keras_port_on_a_synthetic_clip():
-    from helpers import musicnn
-    from helpers.engine import MusicnnNumpy
-
-    rng = np.random.default_rng(0)
-    t = np.arange(7 * musicnn.SR) / musicnn.SR
-    y = (0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 2 * t)) + 0.05 * rng.normal(size=t.size))
-    patches = musicnn.patches(musicnn.log_mel(y.astype(np.float32), musicnn.SR))
-    expected = musicnn.load_musicnn("msd").predict_on_batch(patches)
-    got = MusicnnNumpy(musicnn.weights_path("msd")).predict(patches)
-    assert set(got) == set(expected) and got["penultimate"].shape == (2, 200)
-    for name, values in expected.items():
-        values = np.asarray(values)
-        np.testing.assert_allclose(got[name], values, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(values).max()))
-
-
-def test_musicnn_numpy_refuses_bad_weights_and_inputs(tmp_path):
-    from helpers import musicnn
-    from helpers.engine import MusicnnNumpy
-
-    with np.load(musicnn.weights_path("msd")) as stored:
-        arrays = {k: stored[k] for k in stored.files}
-    arrays["timbral_74/kernel"] = arrays["timbral_74/kernel"][:, :30]
-    np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(DataError, match="timbral_74/kernel should have shape"):
-        MusicnnNumpy(tmp_path / "bad.npz")
-    with pytest.raises(DataError, match="cannot be read"):
-        MusicnnNumpy(tmp_path / "absent.npz")
-    with pytest.raises(DataError, match=r"\(n, 187, 96\)"):
-        MusicnnNumpy(musicnn.weights_path("msd")).predict(np.zeros((1, 100, 96)))
-
-
-def test_normalise_level_makes_gain_irrelevant():
-    from helpers.engine import TARGET_RMS, normalise_level
-
-    y = np.random.default_rng(5).normal(0, 0.05, 16000).astype(np.float32)
-    a, b = normalise_level(y), normalise_level(4 * y)
-    assert np.sqrt(np.mean(a.astype(np.float64) ** 2)) == pytest.approx(TARGET_RMS, rel=1e-5)
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
-    assert not normalise_level(np.zeros(100)).any()  # silence stays silence
-    with pytest.raises(DataError, match="NaN"):
-        normalise_level(np.array([0.0, np.nan]))
+# ------------------------------------------------------------------ the probe (musicnn in NumPy: test_musicnn.py)
 
 
 def test_probe_probabilities_equal_the_fitted_probe():

@@ -3,6 +3,7 @@ fusion of probabilities and the cross-validation protocol."""
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,21 +12,22 @@ import pytest
 
 from helpers.errors import DataError, ParameterError
 from helpers.evaluation import (
-    average_cv,
-    cross_validate,
-    fold_repeats,
-    fold_scores,
+    candidate_rows,
+    fit_tracks,
+    format_mean_std,
     late_fusion,
-    mean_std,
+    load_nested,
     most_confused_pairs,
     nested_cross_validate,
     per_genre_report,
-    selection_split,
-    tracks_per_genre,
+    same_folds_table,
+    save_nested,
 )
 from helpers.metrics import macro_f1, segment_accuracy, track_accuracy, track_vote
-from helpers.splits import leaky_segment_split, track_folds
-from helpers.training import train_and_score
+from helpers.models.classical import build_statistics_classifier, fit_linear_classifier
+from helpers.models.probe import build_probe
+from helpers.splits import FoldPlan, cv_fold_table, leaky_segment_split
+from helpers.training import TrainingConfig, train_and_score
 
 GENRES = ("blues", "classical", "country")
 
@@ -127,10 +129,10 @@ def test_most_confused_pairs_orders_by_count_and_reports_share():
 
 
 def test_mean_std_formats_percent_with_sample_std():
-    assert mean_std([0.7, 0.8, 0.9]) == "80.0 ± 10.0 %"
-    assert mean_std([0.5]) == "50.0 ± 0.0 %"
+    assert format_mean_std([0.7, 0.8, 0.9]) == "80.0 ± 10.0 %"
+    assert format_mean_std([0.5]) == "50.0 ± 0.0 %"
     with pytest.raises(ParameterError):
-        mean_std([])
+        format_mean_std([])
 
 
 # --- fusion of probabilities, scores per fold ---------------------------------------------------
@@ -149,33 +151,7 @@ def test_late_fusion():
         late_fusion(a, b, weights=[1, -1])
 
 
-def test_fold_repeats_start_a_repetition_when_a_test_row_comes_back():
-    folds = [(np.arange(3, 6), np.arange(0, 3)), (np.arange(0, 3), np.arange(3, 6))] * 2
-    assert fold_repeats(folds, 6) == [0, 0, 1, 1]
-    assert fold_repeats([(np.arange(2), np.arange(2, 4), np.arange(4, 6))], 6) == [0]
-
-
-def test_fold_scores_match_a_manual_count():
-    rng = np.random.default_rng(0)
-    track_ids = np.repeat([f"t{i}" for i in range(6)], 2)
-    labels = np.repeat([0, 1, 2, 0, 1, 2], 2)
-    folds = [(np.arange(6, 12), np.arange(0, 6)), (np.arange(0, 6), np.arange(6, 12))] * 2  # two repeats
-    probs = rng.dirichlet(np.ones(3), size=(2, 12))
-    scores = fold_scores(probs, labels, track_ids, folds)
-    assert list(scores["repeat"]) == [0, 0, 1, 1]
-    for (_, test), (_, row) in zip(folds, scores.iterrows(), strict=True):
-        p = probs[int(row["repeat"])][test]
-        assert row["segment_accuracy"] == pytest.approx(np.mean(p.argmax(1) == labels[test]))
-        assert row["track_accuracy"] == pytest.approx(track_accuracy(p, track_ids[test], labels[test]))
-    with pytest.raises(ParameterError, match="repetition"):
-        fold_scores(probs[:1], labels, track_ids, folds)
-    holes = probs.copy()
-    holes[0, 0] = np.nan
-    with pytest.raises(DataError, match="without out-of-fold"):
-        fold_scores(holes, labels, track_ids, folds)
-
-
-def _segment_table(n_tracks_per_genre=6, n_segments=5, genres=GENRES):
+def _segment_table(n_tracks_per_genre=10, n_segments=5, genres=GENRES):
     rows = []
     for label, genre in enumerate(genres):
         for index in range(n_tracks_per_genre):
@@ -185,7 +161,13 @@ def _segment_table(n_tracks_per_genre=6, n_segments=5, genres=GENRES):
     return pd.DataFrame(rows)
 
 
-# --- cross-validation with a spy ---------------------------------------------------------------
+def _plan(table, n_splits=2, n_repeats=2, seed=0, name="toy"):
+    tracks = table.drop_duplicates("track_id")
+    frame = cv_fold_table(tracks["track_id"], tracks["genre"], n_splits, n_repeats, seed)
+    return FoldPlan(frame, name, f"toy {n_splits}-fold × {n_repeats}", "generated for the test")
+
+
+# --- the nested cross-validation engine, with a spy --------------------------------------------
 
 
 class _LookupModel:
@@ -203,7 +185,7 @@ class _LookupModel:
         return out
 
 
-def _spy_feature_set(n_tracks_per_genre=6, n_segments=5):
+def _spy_feature_set(n_tracks_per_genre=10, n_segments=5):
     table = _segment_table(n_tracks_per_genre, n_segments)
     X = np.repeat(np.arange(len(table), dtype=np.float32)[:, None], 4, axis=1)  # X encodes the row
     fs = SimpleNamespace(X=X, labels=table["label"].to_numpy(), track_ids=table["track_id"].to_numpy(),
@@ -212,85 +194,141 @@ def _spy_feature_set(n_tracks_per_genre=6, n_segments=5):
     return fs, table
 
 
-def test_cross_validate_one_row_per_fold_and_never_trains_on_the_test_fold():
+def _spy_fit(seen, name, configs=None):
+    configs = {} if configs is None else configs
+
+    def fit(model, X_train, y_train, X_val, y_val, config, *, seed):
+        seen.append((name, set(np.rint(X_train[:, 0]).astype(int)), set(np.rint(X_val[:, 0]).astype(int))))
+        configs.setdefault(name, set()).add(config)
+        return SimpleNamespace(model=model, epochs_run=4, best_epoch=2, seconds=1.0)
+    return fit
+
+
+def test_nested_cross_validate_gives_every_candidate_the_same_roles():
     fs, table = _spy_feature_set()
-    folds = track_folds(table, n_splits=3, n_repeats=2, seed=0)
-    # answers: correct for every row except the last segment of every track -> segment acc 0.8,
-    # track acc 1.0 (4 of 5 segments agree)
-    answers = fs.labels.copy()
-    last = table["segment"].to_numpy() == 4
-    answers[last] = (answers[last] + 1) % 3
-    calls = []
-
-    def spy_fit(model, X_train, y_train, X_val, y_val, **kwargs):
-        calls.append({"fit": set(np.rint(X_train[:, 0]).astype(int)),
-                      "val": set(np.rint(X_val[:, 0]).astype(int)), **kwargs})
-        return SimpleNamespace(model=_LookupModel(answers), epochs_run=7, best_epoch=3, seconds=0.5)
-
-    built = []
-    result = cross_validate(lambda: built.append(1) or _LookupModel(answers), fs, folds,
-                            fit_fn=spy_fit, progress=False, epochs=5, patience=2)
-    assert len(result.folds) == len(folds) == len(calls) == len(built) == 6
-    assert list(result.folds["repeat"]) == [0, 0, 0, 1, 1, 1]
-    tracks = fs.track_ids
-    for call, (train, test) in zip(calls, folds, strict=True):
-        assert call["fit"].isdisjoint(test) and call["val"].isdisjoint(test)
-        assert call["fit"] | call["val"] == set(train)
-        assert set(tracks[list(call["fit"])]).isdisjoint(tracks[list(call["val"])])
-        assert call["epochs"] == 5 and call["patience"] == 2
-    assert result.folds["segment_accuracy"].to_numpy() == pytest.approx(0.8)
-    assert result.folds["track_accuracy"].to_numpy() == pytest.approx(1.0)
-    assert set(result.folds["epochs_run"]) == {7}
-    # out-of-fold predictions: every row exactly once per repetition
-    assert result.probabilities.shape == (2, len(table), 3)
-    assert not np.isnan(result.probabilities).any()
-    true, pred = result.segment_predictions(0)
-    assert np.mean(true == pred) == pytest.approx(0.8)
-    true, pred = result.track_predictions()
-    assert len(true) == 2 * 18 and np.all(true == pred)
-    summary = result.summary("spy")
-    assert summary["model"] == "spy" and summary["folds"] == 6
-    assert summary["segment_accuracy"] == pytest.approx(0.8)
-    assert summary["seconds"] == pytest.approx(3.0)
+    plan = _plan(table)
+    good, bad = fs.labels.copy(), (fs.labels + 1) % 3
+    seen = []
+    candidates = {"bad": (lambda: _LookupModel(bad), {"fit_fn": _spy_fit(seen, "bad")}),
+                  "good": (lambda: _LookupModel(good), {"fit_fn": _spy_fit(seen, "good")})}
+    result = nested_cross_validate(candidates, fs, plan, progress=False)
+    assert len(result.scores) == 2 * len(plan.folds) == len(seen)
+    tracks = fs.track_ids.astype(str)
+    for index in range(len(plan.folds)):
+        roles = plan.roles(index)
+        for name, fit_seen, tune_seen in seen[2 * index: 2 * index + 2]:
+            assert set(tracks[list(fit_seen)]) == set(roles[roles == "fit"].index), name
+            assert set(tracks[list(tune_seen)]) == set(roles[roles == "tune"].index), name
+    counts = result.scores[["n_fit_tracks", "n_tune_tracks", "n_select_tracks", "n_test_tracks"]]
+    assert (counts.nunique() == 1).all()  # every candidate, every fold: the same numbers of tracks
+    assert counts.iloc[0].tolist() == [9, 3, 3, 15] and (result.scores["n_train_tracks"] == 15).all()
+    assert result.of("good")["track_vote_accuracy"].to_numpy() == pytest.approx(1.0)
+    assert result.of("bad")["select_track_accuracy"].to_numpy() == pytest.approx(0.0)
+    assert set(result.scores["inner_choice"]) == {"epoch 2"}
+    result.average(["bad", "good"], "average")
+    assert len(result.scores) == 3 * len(plan.folds)
+    assert list(result.choices()["chosen"]) == ["good"] * len(plan.folds)
+    assert list(result.choices(["bad", "average"])["chosen"]) == ["average"] * len(plan.folds)
+    correct = result.correct("good", repeat=1)
+    assert len(correct) == 30 and correct.all() and correct.index.is_unique  # each track once
+    true, pred = result.track_predictions("bad")
+    assert len(true) == 60 and not np.any(true == pred)
+    with pytest.raises(ParameterError):
+        result.average(["good"], "alone")
 
 
-def test_cross_validate_standardizes_with_fit_rows_only_and_uses_given_validation():
+def test_candidate_rows_fit_only_rows_and_fewer_fit_tracks():
     fs, table = _spy_feature_set()
-    fs.X = fs.X + 100.0  # offset so that standardisation is visible
-    answers = fs.labels.copy()
-    seen = {}
-
-    def spy_fit(model, X_train, y_train, X_val, y_val, **kwargs):
-        seen["fit_mean"] = float(X_train.mean())
-        seen["fit_std"] = float(X_train.std())
-        seen["n_val"] = len(X_val)
-        return SimpleNamespace(model=_LookupModel(answers))
-
-    train = np.arange(0, 60)
-    val = np.arange(60, 75)
-    test = np.arange(75, 90)
-    build = lambda: _LookupModel(answers)  # noqa: E731
-    result = cross_validate(build, fs, [(train, val, test)], fit_fn=spy_fit, standardize=True, progress=False)
-    assert seen["fit_mean"] == pytest.approx(0.0, abs=1e-5)
-    assert seen["fit_std"] == pytest.approx(1.0, abs=1e-4)
-    assert seen["n_val"] == 15
-    assert len(result.folds) == 1
-    assert np.isnan(result.probabilities[0][:75]).all() and not np.isnan(result.probabilities[0][75:]).any()
+    plan = _plan(table)
+    extra = SimpleNamespace(X=np.vstack([fs.X, fs.X]), labels=np.r_[fs.labels, fs.labels],
+                            track_ids=np.r_[fs.track_ids, fs.track_ids])
+    flag = np.r_[np.zeros(len(fs.X), bool), np.ones(len(fs.X), bool)]  # the second copy: augmented rows
+    rows = candidate_rows(plan, extra, 0, fit_only_rows=flag)
+    plain = candidate_rows(plan, fs, 0)
+    assert len(rows["fit"]) == 2 * len(plain["fit"])
+    for role in ("tune", "select", "test"):
+        assert np.array_equal(rows[role], plain[role])  # augmented copies never tune, select or test
+    fewer = candidate_rows(plan, fs, 0, fit_tracks_per_genre=2, seed=5)
+    picked = table.iloc[fewer["fit"]]
+    assert picked.groupby("genre")["track_id"].nunique().tolist() == [2, 2, 2]
+    assert set(picked["track_id"]) <= set(table.iloc[plain["fit"]]["track_id"])
+    assert fit_tracks(["a", "b", "c"], [0, 0, 1], 5, seed=1) == {"a", "b", "c"}
+    with pytest.raises(ParameterError):
+        candidate_rows(plan, extra, 0, fit_only_rows=flag[:10])
 
 
-def test_cross_validate_refuses_a_fold_that_shares_a_track():
+def test_linear_candidates_choose_on_tune_tracks_and_share_the_folds_with_a_probe():
+    rng = np.random.default_rng(0)
+    table = _segment_table(n_tracks_per_genre=12, n_segments=3)
+    labels = table["label"].to_numpy()
+    fs = SimpleNamespace(X=(rng.normal(size=(len(table), 6, 4)) + labels[:, None, None]).astype("float32"),
+                         labels=labels, track_ids=table["track_id"].to_numpy())
+    tracks = table.drop_duplicates("track_id")
+    signal = rng.normal(size=(len(tracks), 3)) + 6 * tracks["label"].to_numpy()[:, None]
+    noise = rng.normal(size=(len(tracks), 3))
+    embeddings = SimpleNamespace(X=np.hstack([noise, signal]), labels=tracks["label"].to_numpy(),
+                                 track_ids=tracks["track_id"].to_numpy())  # 'mean' = the noisy half
+    candidates = {"statistics": (build_statistics_classifier, {"fit_fn": fit_linear_classifier}),
+                  "probe": (lambda: build_probe(3), {"fit_fn": fit_linear_classifier, "features": embeddings})}
+    result = nested_cross_validate(candidates, fs, _plan(table), progress=False)
+    counts = result.scores.groupby(["repeat", "fold"])[["n_fit_tracks", "n_tune_tracks", "n_test_tracks"]].nunique()
+    assert (counts == 1).all().all()
+    probe = result.of("probe")
+    assert probe["inner_choice"].str.startswith("pooling = mean + max").all()  # the informative columns
+    assert probe["track_vote_accuracy"].mean() > 0.9
+    assert result.of("statistics")["inner_choice"].str.startswith("C = ").all()
+
+
+def test_fit_linear_classifier_needs_tune_rows():
+    with pytest.raises(ParameterError, match="tune rows"):
+        fit_linear_classifier(build_probe(3), np.zeros((3, 2)), [0, 1, 2], np.zeros((0, 2)), [])
+
+
+def test_save_and_load_nested_round_trip_and_subset(tmp_path):
     fs, table = _spy_feature_set()
-    bad = [(np.arange(0, 50), np.arange(48, 90))]  # rows 48, 49 are segments of a training track
-    with pytest.raises(DataError, match="test track"):
-        cross_validate(lambda: None, fs, bad, fit_fn=lambda *a, **k: None, progress=False)
+    plan = _plan(table)
+    seen = []
+    candidates = {"good": (lambda: _LookupModel(fs.labels.copy()), {"fit_fn": _spy_fit(seen, "good")})}
+    result = nested_cross_validate(candidates, fs, plan, progress=False)
+    scores_path, probs_path = save_nested(result, "99", "toy data", with_choice=True, folder=tmp_path)
+    assert "nested choice" in set(pd.read_csv(scores_path)["model"])
+    loaded, note = load_nested("99", plan, "toy data", folder=tmp_path)
+    assert loaded is not None and loaded.names == ["good"] and "99_fold_scores" in note
+    pd.testing.assert_series_equal(loaded.correct("good", 0), result.correct("good", 0))
+    np.testing.assert_allclose(loaded.of("good")["track_vote_accuracy"], result.of("good")["track_vote_accuracy"])
+    first, _ = load_nested("99", plan.subset([0]), "toy data", folder=tmp_path)
+    assert len(first.scores) == 2 and first.plan.folds == [(0, 0), (0, 1)]
+    other = _plan(table, seed=7)
+    assert load_nested("99", other, "toy data", folder=tmp_path)[0] is None  # other test tracks
+    assert load_nested("99", plan, "other data", folder=tmp_path)[0] is None
+    missing, why = load_nested("98", plan, "toy data", folder=tmp_path)
+    assert missing is None and "absent" in why
+
+
+def test_same_folds_table_pairs_each_model_with_the_reference():
+    rows = []
+    for repeat in range(2):
+        for fold in range(2):
+            for model, acc in (("ref", 0.5), ("better", 0.7 + 0.01 * fold)):
+                rows.append({"chapter": "08", "model": model, "data": "toy", "split": "toy 2-fold × 2",
+                             "folds": "toy", "repeat": repeat, "fold": fold, "n_fit_tracks": 9,
+                             "n_train_tracks": 15, "n_test_tracks": 15, "track_vote_accuracy": acc})
+    rows.append({**rows[1], "chapter": "09", "model": "later", "repeat": 0, "fold": 0, "changed": "more"})
+    rows.append({**rows[3], "chapter": "09", "model": "later", "repeat": 0, "fold": 1, "changed": "more"})
+    table = same_folds_table(pd.DataFrame(rows), "ref").set_index("model")
+    assert table.loc["better", "folds"] == 4 and table.loc["later", "folds"] == 2
+    assert table.loc["better", "− ref (points)"] == "+20.5" and table.loc["ref", "p"] == ""
+    assert table.loc["later", "changed"] == "more" and table.loc["better", "fit tracks per fold"] == "9"
+    with pytest.raises(ParameterError):
+        same_folds_table(pd.DataFrame(rows), "absent")
 
 
 def test_train_and_score_refuses_or_records_shared_tracks_and_allows_no_test_rows():
     """What chapter 8 relies on: the leaky split (a) only when asked, a final model without test rows."""
-    fs, table = _spy_feature_set()
+    fs, table = _spy_feature_set(n_tracks_per_genre=6)
     answers = fs.labels.copy()
 
-    def spy_fit(model, X_train, y_train, X_val, y_val, **kwargs):
+    def spy_fit(model, X_train, y_train, X_val, y_val, config, *, seed):
         return SimpleNamespace(model=_LookupModel(answers), history={"loss": [1.0]})
 
     build = lambda: _LookupModel(answers)  # noqa: E731
@@ -305,136 +343,45 @@ def test_train_and_score_refuses_or_records_shared_tracks_and_allows_no_test_row
     final = train_and_score(build, fs, np.arange(60), np.arange(60, 90), [], fit_fn=spy_fit)
     assert np.isnan(final.record["segment_accuracy"]) and final.record["test_tracks"] == 0
     assert final.record["val_track_accuracy"] == 1.0
-    with pytest.raises(ParameterError, match="never allows"):
-        cross_validate(build, fs, [(fit, test)], fit_fn=spy_fit, allow_shared_tracks=True)
 
 
-def test_cross_validate_with_a_real_keras_model_is_reproducible():
+def test_nested_cross_validate_with_a_real_keras_model_is_reproducible():
     keras = pytest.importorskip("keras")
     rng = np.random.default_rng(0)
-    table = _segment_table(n_tracks_per_genre=4, n_segments=3)
+    table = _segment_table(n_tracks_per_genre=5, n_segments=3)
     labels = table["label"].to_numpy()
     X = rng.normal(size=(len(table), 8, 5)).astype("float32") + labels[:, None, None]  # learnable
     fs = SimpleNamespace(X=X, labels=labels, track_ids=table["track_id"].to_numpy(), genres=GENRES)
-    fs.table = lambda: table
 
     def build():
         return keras.Sequential([keras.Input((8, 5)), keras.layers.Flatten(),
                                  keras.layers.Dense(3, activation="softmax")])
 
-    folds = track_folds(table, n_splits=2, seed=0)
-    kwargs = {"epochs": 3, "batch_size": 8, "patience": 2, "standardize": True, "progress": False}
-    first = cross_validate(build, fs, folds, **kwargs)
-    second = cross_validate(build, fs, folds, **kwargs)
-    assert len(first.folds) == 2
-    np.testing.assert_allclose(first.probabilities, second.probabilities, rtol=1e-5)
-    assert len(first.histories) == 2 and len(first.histories[0]["loss"]) <= 3
+    plan = _plan(table, n_splits=2, n_repeats=1)
+    config = TrainingConfig(epochs=3, batch_size=8, patience=2)
+    first = nested_cross_validate({"net": (build, {"standardize": True})}, fs, plan, config=config, progress=False)
+    second = nested_cross_validate({"net": (build, {"standardize": True})}, fs, plan, config=config, progress=False)
+    assert len(first.scores) == 2
+    for a, b in zip(first.predictions["net"], second.predictions["net"], strict=True):
+        np.testing.assert_allclose(a.probabilities, b.probabilities, rtol=1e-5)
 
 
-# --- late fusion of cross-validated models ------------------------------------------------------
-
-
-def _spy_cv(fs, folds, answers, seconds=0.5):
-    def fit(model, X_train, y_train, X_val, y_val, **kwargs):
-        return SimpleNamespace(model=_LookupModel(answers), epochs_run=3, best_epoch=2, seconds=seconds)
-
-    return cross_validate(lambda: _LookupModel(answers), fs, folds, fit_fn=fit, progress=False)
-
-
-def test_average_cv_fuses_probabilities_fold_by_fold_on_validation_and_test():
+def test_nested_cross_validate_passes_one_frozen_training_config():
+    """Every candidate gets the run's ``TrainingConfig`` unless it names its own; a misspelt setting
+    is an error, not silently dropped (issue 27: no keyword tunnels)."""
     fs, table = _spy_feature_set()
-    folds = track_folds(table, n_splits=3, n_repeats=2, seed=0)
-    right = fs.labels.copy()
-    wrong_a, wrong_b = (right + 1) % 3, (right + 2) % 3
-    # model A is right on even rows, model B on odd rows; each says 0.8 for its pick, 0.1 elsewhere
-    rows = np.arange(len(right))
-    a = _spy_cv(fs, folds, np.where(rows % 2 == 0, right, wrong_a))
-    b = _spy_cv(fs, folds, np.where(rows % 2 == 1, right, wrong_b), seconds=1.5)
-    c = _spy_cv(fs, folds, right)
-    assert [len(r.fold_rows) for r in (a, b, c)] == [6, 6, 6]
-    fused = average_cv([a, b])  # equal weights: the arithmetic is checked below
-    fused_c = average_cv([a, c], weights=[1, 3])  # c dominates: every segment right
-    assert fused_c.folds["segment_accuracy"].to_numpy() == pytest.approx(1.0)
-    assert fused_c.folds["val_segment_accuracy"].to_numpy() == pytest.approx(1.0)
-    assert fused_c.folds["seconds"].to_numpy() == pytest.approx(1.0)
-    for index, (val_rows, test_rows) in enumerate(fused.fold_rows):
-        val_probs, test_probs = fused.fold_probabilities[index]
-        expected = 0.5 * a.fold_probabilities[index][1] + 0.5 * b.fold_probabilities[index][1]
-        np.testing.assert_allclose(test_probs, expected)
-        assert val_probs.shape == (len(val_rows), 3)
-        assert set(fs.track_ids[val_rows]).isdisjoint(fs.track_ids[test_rows])
-    np.testing.assert_allclose(fused.probabilities, 0.5 * (a.probabilities + b.probabilities))
-    assert fused.folds["seconds"].to_numpy() == pytest.approx(2.0)
-    assert fused.folds["epochs_run"].isna().all()
-    assert list(fused.folds["repeat"]) == list(a.folds["repeat"])
-
-
-def test_average_cv_refuses_different_folds_and_bad_weights():
-    fs, table = _spy_feature_set()
-    answers = fs.labels.copy()
-    a = _spy_cv(fs, track_folds(table, n_splits=3, n_repeats=1, seed=0), answers)
-    b = _spy_cv(fs, track_folds(table, n_splits=3, n_repeats=1, seed=1), answers)
-    with pytest.raises(ParameterError, match="same folds"):
-        average_cv([a, b])
-    with pytest.raises(ParameterError, match="at least two"):
-        average_cv([a])
-    with pytest.raises(ParameterError, match="non-negative"):
-        average_cv([a, a], weights=[1, -1])
-
-
-# --- nested selection --------------------------------------------------------------------------
-
-
-def test_selection_split_gives_three_disjoint_track_sets():
-    fs, table = _spy_feature_set(n_tracks_per_genre=10)
-    rows = np.arange(len(table))
-    fit, val, sel = selection_split(fs, rows, fraction=0.2, seed=1)
-    sets = [set(fs.track_ids[r]) for r in (fit, val, sel)]
-    assert [len(s) for s in sets] == [18, 6, 6]
-    assert sets[0].isdisjoint(sets[1]) and sets[0].isdisjoint(sets[2]) and sets[1].isdisjoint(sets[2])
-    assert sorted(np.concatenate([fit, val, sel])) == list(rows)
-    with pytest.raises(ParameterError):
-        selection_split(fs, rows, fraction=0.5)
-
-
-def test_nested_cross_validate_chooses_on_selection_tracks_per_fold():
-    fs, table = _spy_feature_set(n_tracks_per_genre=10)
-    folds = track_folds(table, n_splits=2, n_repeats=2, seed=0)
-    good = fs.labels.copy()
-    bad = (fs.labels + 1) % 3
-    seen = []
-
-    def spy_fit(model, X_train, y_train, X_val, y_val, **kwargs):
-        seen.append((set(np.rint(X_train[:, 0]).astype(int)), set(np.rint(X_val[:, 0]).astype(int))))
-        return SimpleNamespace(model=model, epochs_run=4, best_epoch=2, seconds=1.0)
-
-    candidates = {"bad": (lambda: _LookupModel(bad), {}), "good": (lambda: _LookupModel(good), {})}
-    result = nested_cross_validate(candidates, fs, folds, progress=False, fit_fn=spy_fit)
-    assert len(result.scores) == 2 * len(folds)
-    for (fit, val, sel, test), (train, outer_test) in zip(result.fold_rows, folds, strict=True):
-        assert set(test) == set(outer_test) and set(fit) | set(val) | set(sel) == set(train)
-    assert len(seen) == 2 * len(folds)  # every candidate fitted on every fold ...
-    for (fit_seen, val_seen), rows in zip(seen, np.repeat(np.arange(len(folds)), 2), strict=True):
-        fit, val, sel, test = result.fold_rows[rows]  # ... on its fit rows, stopping on its validation rows
-        assert fit_seen == set(fit) and val_seen == set(val)
-        assert fit_seen.isdisjoint(sel) and fit_seen.isdisjoint(test) and val_seen.isdisjoint(sel)
-    good_rows = result.scores.query("model == 'good'")
-    assert good_rows["selection_track_accuracy"].to_numpy() == pytest.approx(1.0)
-    assert good_rows["track_vote_accuracy"].to_numpy() == pytest.approx(1.0)
-    assert (result.scores["n_test_tracks"] == 15).all() and (result.scores["n_train_tracks"] == 15).all()
-    result.average(["bad", "good"], "average")
-    assert len(result.scores) == 3 * len(folds)
-    choices = result.choices()
-    assert list(choices["chosen"]) == ["good"] * len(folds)
-    assert list(choices["repeat"]) == [0, 0, 1, 1]
-    with pytest.raises(ParameterError):
-        result.average(["good"], "alone")
-
-
-def test_tracks_per_genre_keeps_n_whole_tracks_of_each_genre():
-    fs, table = _spy_feature_set(n_tracks_per_genre=6)
-    rows = tracks_per_genre(fs, np.arange(len(table)), 2, seed=3)
-    picked = table.iloc[rows]
-    assert picked.groupby("genre")["track_id"].nunique().tolist() == [2, 2, 2]
-    assert (picked.groupby("track_id").size() == 5).all()
-    assert len(tracks_per_genre(fs, np.arange(len(table)), 99)) == len(table)
+    plan = _plan(table)
+    seen, configs = [], {}
+    short = TrainingConfig(epochs=3, patience=None)
+    candidates = {"default": (lambda: _LookupModel(fs.labels.copy()), {"fit_fn": _spy_fit(seen, "default", configs)}),
+                  "own": (lambda: _LookupModel(fs.labels.copy()),
+                          {"fit_fn": _spy_fit(seen, "own", configs), "config": short})}
+    nested_cross_validate(candidates, fs, plan, config=TrainingConfig(batch_size=8), progress=False)
+    assert configs == {"default": {TrainingConfig(batch_size=8)}, "own": {short}}
+    with pytest.raises(TypeError, match="epoch"):
+        nested_cross_validate(candidates, fs, plan, epoch=5, progress=False)
+    with pytest.raises(FrozenInstanceError):
+        short.epochs = 60
+    for bad in ({"epochs": 0}, {"batch_size": 2.5}, {"learning_rate": 0.0}, {"patience": -1}):
+        with pytest.raises(ParameterError, match=next(iter(bad))):
+            TrainingConfig(**bad)

@@ -36,3 +36,19 @@ def test_real_example_when_available(capsys):
     path = examples.example_recording("trumpet")
     assert "NOTICE" not in capsys.readouterr().out
     assert sf.info(path).duration > 5
+
+
+@pytest.mark.parametrize("blocker", ["a_file", "under_a_file"])
+def test_an_uncreatable_data_folder_puts_the_stand_in_in_the_scratch_folder(monkeypatch, tmp_path, capsys, blocker):
+    import tempfile
+
+    afile = tmp_path / "blocker"
+    afile.write_text("the user's")
+    monkeypatch.setenv("BOOK_DATA_DIR", str(afile if blocker == "a_file" else afile / "data"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(librosa, "ex", _no_network)
+    path = examples.example_recording("trumpet")
+    out = capsys.readouterr().out
+    assert "cannot be written" in out and "SYNTHETIC stand-in" in out
+    assert path.startswith(str(tmp_path / f"genre-book-{os.getuid()}")) and sf.info(path).samplerate == 22050
+    assert examples.example_recording("trumpet") == path and afile.read_text() == "the user's"

@@ -19,9 +19,11 @@ from helpers.features import (
     PROGRESS_MIN_TRACKS,
     FeatureConfig,
     cache_path,
+    cached_arrays,
     clip_features,
     extract_features,
     extract_report_json,
+    files_fingerprint,
     load_report_json,
     map_tracks,
     mel_power_frames,
@@ -128,6 +130,35 @@ def test_mel_power_frames_equals_librosa_melspectrogram():
         mel_power_frames(y, config, len(ref) + 1)
 
 
+def test_the_numpy_only_path_gives_the_same_features(monkeypatch):
+    """Without SciPy (the base install: genre-predict) the maths runs on NumPy alone, to librosa's numbers."""
+    import builtins
+
+    from helpers.features import maths
+
+    y = _tone(7.3, 523.0, seed=6)
+    config = FeatureConfig()
+    with_scipy = clip_features(y, config)
+    ref = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=2048, hop_length=512).T
+    real_import = builtins.__import__
+
+    def no_scipy(name, *args, **kwargs):
+        if name == "scipy" or name.startswith("scipy."):
+            raise ImportError(f"no module named {name!r} (test)")
+        return real_import(name, *args, **kwargs)
+
+    maths._analysis_constants.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_scipy)
+    try:
+        assert isinstance(maths._analysis_constants(SR, 2048, 128, 13)[2], maths._BandProduct)
+        numpy_only = clip_features(y, config)
+        np.testing.assert_allclose(mel_power_frames(y, config, len(ref)), ref, rtol=1e-4, atol=1e-6 * ref.max())
+    finally:
+        monkeypatch.undo()
+        maths._analysis_constants.cache_clear()
+    np.testing.assert_allclose(numpy_only, with_scipy, rtol=0, atol=1e-3)  # dB / MFCC units
+
+
 def test_segment_starts_are_frame_aligned_and_close_to_report_cuts():
     config = FeatureConfig()
     starts = segment_starts(661794, config)
@@ -203,12 +234,12 @@ def test_cache_hit_is_identical_and_skips_extraction(clips, tmp_path, monkeypatc
     files = list(cache_dir.glob("*.npz"))
     assert len(files) == 1 and not list(cache_dir.glob("*.tmp"))
     # A cache hit must not touch the audio at all.
-    import helpers.features as features
+    import helpers.features.extract as features
 
     def boom(*args, **kwargs):
         raise AssertionError("extraction ran although the cache should have been used")
 
-    monkeypatch.setattr(features, "_track_job", boom)
+    monkeypatch.setattr(features, "track_features", boom)
     cached = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
     np.testing.assert_array_equal(cached.X, fresh.X)
     np.testing.assert_array_equal(cached.labels, fresh.labels)
@@ -278,7 +309,7 @@ def test_cache_without_an_expected_array_is_damaged(tmp_path):
     assert read_cache(path, required=("values",))["values"].tolist() == [0, 1, 2]
     with pytest.warns(UserWarning, match="entry.npz is damaged.*paths"):
         assert read_cache(path, required=("values", "paths")) is None
-    assert not path.exists()
+    assert path.exists()  # not deleted: the caller replaces it atomically (cached_arrays)
 
 
 def test_leftover_temporary_of_a_killed_save_is_removed(tmp_path):
@@ -460,3 +491,199 @@ def test_benchmark_runs_and_reports(tmp_path, monkeypatch):
     assert json.loads(out.read_text())["clips"] == 2
     with pytest.raises(SystemExit):
         bench.main(["--limit", "0"])
+
+
+# --- issue 24 items 3, 4, 9: a cache is trusted only after validation ----------------------------
+
+
+def _tamper(arrays, how):
+    """A copy of valid feature-cache arrays, broken in one way (each a case the issue found served)."""
+    arrays = dict(arrays)
+    n = len(arrays["X"])
+    if how == "wrong_shape":
+        arrays["X"] = np.zeros((n, 5, 13), dtype=np.float32)
+    elif how == "too_few_labels":
+        arrays["labels"] = arrays["labels"][:3]
+    elif how == "nan_in_X":
+        arrays["X"] = arrays["X"].copy()
+        arrays["X"][4, 2, 1] = np.nan
+    elif how == "float64_X":
+        arrays["X"] = arrays["X"].astype(np.float64)
+    elif how == "other_configuration":
+        arrays["config"] = np.asarray(json.dumps({**json.loads(str(arrays["config"])), "n_mfcc": 20}))
+    elif how == "config_not_json":
+        arrays["config"] = np.asarray("{n_mfcc: 13,")
+    elif how == "config_unknown_key":
+        arrays["config"] = np.asarray(json.dumps({**json.loads(str(arrays["config"])), "colour": "blue"}))
+    elif how == "config_a_list":
+        arrays["config"] = np.asarray("[1, 2]")
+    elif how == "wrong_labels":
+        arrays["labels"] = (arrays["labels"] + 1) % 10
+    elif how == "foreign_track":
+        arrays["track_ids"] = np.where(arrays["track_ids"] == arrays["track_ids"][0], "pop.00042",
+                                       arrays["track_ids"])
+    elif how == "missing_track":
+        keep = arrays["track_ids"] != arrays["track_ids"][0]
+        for name in ("X", "labels", "track_ids", "segments"):
+            arrays[name] = arrays[name][keep]
+    elif how == "other_flavour":
+        arrays["flavour"] = np.asarray("full")
+    elif how == "segment_out_of_range":
+        arrays["segments"] = arrays["segments"] + 5
+    return arrays
+
+
+TAMPERED = ["wrong_shape", "too_few_labels", "nan_in_X", "float64_X", "other_configuration", "config_not_json",
+            "config_unknown_key", "config_a_list", "wrong_labels", "foreign_track", "missing_track",
+            "other_flavour", "segment_out_of_range"]
+
+
+@pytest.fixture
+def feature_cache(clips, tmp_path):
+    """(cache folder, fresh features, the cache file's valid arrays) of the small clip table."""
+    cache_dir = tmp_path / "cache"
+    fresh = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    path = cache_path(clips, SMALL, cache_dir)
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    return cache_dir, fresh, arrays
+
+
+@pytest.mark.parametrize("how", TAMPERED)
+def test_a_cache_that_fails_validation_is_recomputed_and_replaced_never_served(clips, feature_cache, how):
+    cache_dir, fresh, arrays = feature_cache
+    path = cache_path(clips, SMALL, cache_dir)
+    write_cache(path, _tamper(arrays, how))
+    with pytest.warns(UserWarning, match=rf"cache file .*{path.name} is not valid"):
+        again = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    np.testing.assert_array_equal(again.X, fresh.X)
+    np.testing.assert_array_equal(again.labels, fresh.labels)
+    assert again.config == SMALL
+    # replaced atomically by the recomputed entry: the next call is a silent, valid hit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        third = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    np.testing.assert_array_equal(third.X, fresh.X)
+    assert [p.name for p in cache_dir.iterdir()] == [path.name]
+
+
+def test_a_valid_cache_passes_validation_without_a_warning(clips, feature_cache):
+    cache_dir, fresh, arrays = feature_cache
+    from helpers.features import check_feature_arrays
+
+    assert check_feature_arrays(arrays, clips, SMALL) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(extract_features(clips, SMALL, n_jobs=1, progress=False,
+                                                       cache_dir=cache_dir).X, fresh.X)
+
+
+def test_a_validation_error_is_never_fatal(tmp_path):
+    path = tmp_path / "entry.npz"
+    write_cache(path, {"values": np.arange(3)})
+
+    def strict(arrays):
+        return json.loads("not json")  # raises JSONDecodeError, a ValueError
+
+    with pytest.warns(UserWarning, match=r"entry\.npz is not valid \(JSONDecodeError"):
+        out = cached_arrays(path, lambda: {"values": np.arange(4)}, required=("values",), validate=strict)
+    assert out["values"].tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("restore", ["mtime", "mtime_and_atime"])
+def test_a_clip_replaced_with_its_size_and_mtime_restored_gets_new_features(clips, tmp_path, restore):
+    """What tar and rsync -a do: same size, same modification time, other audio."""
+    cache_dir = tmp_path / "cache"
+    first = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    path = clips["path"][0]
+    before = os.stat(path)
+    replacement = tmp_path / "other.wav"
+    sf.write(replacement, _tone(3.0, 999.0, seed=7), SR, subtype="PCM_16")
+    os.replace(replacement, path)  # a new inode, as tar and rsync write it
+    atime = before.st_atime_ns if restore == "mtime_and_atime" else os.stat(path).st_atime_ns
+    os.utime(path, ns=(atime, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    second = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    assert not np.allclose(second.X[:3], first.X[:3])  # the new audio's features, not the old ones
+    np.testing.assert_array_equal(second.X[3:], first.X[3:])
+    y, _ = sf.read(path, dtype="float32")
+    np.testing.assert_allclose(second.X[:3], clip_features(y, SMALL), atol=1e-4)
+
+
+def test_a_clip_rewritten_in_place_with_its_mtime_restored_gets_new_features(clips, tmp_path):
+    """Same inode, same size, same modification time: only the content (and the ctime) differ."""
+    cache_dir = tmp_path / "cache"
+    first = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    path = clips["path"][1]
+    before = os.stat(path)
+    other = tmp_path / "other.wav"
+    sf.write(other, _tone(3.0, 777.0, seed=9), SR, subtype="PCM_16")
+    with open(path, "r+b") as handle:
+        handle.write(other.read_bytes())
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(path).st_ino == before.st_ino
+    second = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    assert not np.allclose(second.X[3:6], first.X[3:6])
+
+
+def test_content_hashes_are_memoised_within_a_run(clips, monkeypatch):
+    import hashlib
+
+    files_fingerprint(clips["path"])  # hashed (or already remembered from another test)
+    calls = []
+    real = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest", lambda *a, **k: calls.append(1) or real(*a, **k))
+    one = files_fingerprint(clips["path"])
+    assert calls == []  # remembered: no file read again
+    os.utime(clips["path"][2])  # touched: read again, same content, same fingerprint
+    assert files_fingerprint(clips["path"]) == one and len(calls) == 1
+
+
+def test_a_fifo_among_the_clips_is_not_read(clips, tmp_path):
+    fifo = tmp_path / "jazz.00009.wav"
+    os.mkfifo(fifo)
+    table = clips.copy()
+    table.loc[0, "path"] = str(fifo)
+    assert files_fingerprint(table["path"])  # returns at once: a FIFO is never opened for hashing
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_file"])
+def test_an_uncreatable_cache_folder_means_computing_without_caching(clips, tmp_path, where):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file")
+    cache_dir = blocker / "features" if where == "under_a_file" else blocker
+    with pytest.warns(UserWarning, match=r"cache folder .* cannot be written") as caught:
+        first = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+        second = extract_features(clips, SMALL, n_jobs=1, progress=False, cache_dir=cache_dir)
+    assert sum("cannot be written" in str(w.message) for w in caught) == 1  # said once
+    np.testing.assert_array_equal(first.X, second.X)
+    assert blocker.read_text() == "a file"
+
+
+def test_a_read_only_cache_folder_means_computing_without_caching(clips, tmp_path, unprivileged):
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    cache_dir.chmod(0o555)
+    locked = tmp_path / "locked"
+    locked.write_text("x")
+    locked.chmod(0)
+    table = tmp_path / "table.csv"
+    clips.to_csv(table, index=False)
+    out = unprivileged(f"""
+import warnings
+import numpy as np, pandas as pd
+from helpers.features import FeatureConfig, extract_features
+table = pd.read_csv({str(table)!r})
+table.attrs["flavour"] = "synthetic"
+config = FeatureConfig(track_seconds=3.0, n_segments=3)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    a = extract_features(table, config, n_jobs=1, progress=False, cache_dir={str(cache_dir)!r})
+    b = extract_features(table, config, n_jobs=1, progress=False, cache_dir={str(cache_dir)!r})
+print("shape", a.X.shape, np.array_equal(a.X, b.X))
+print("warnings", [str(w.message) for w in caught])
+""", locked)
+    assert "shape (36, 44, 13) True" in out, out
+    assert out.count("cannot be written (Permission denied); computing without caching") == 1, out
+    assert list(cache_dir.iterdir()) == []

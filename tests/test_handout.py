@@ -1,4 +1,4 @@
-"""tools.handout: solution-free student notebooks that still run."""
+"""tools.handout: solution-free student notebooks that still run (assignments: tests/test_assignments.py)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ def test_cli_writes_valid_notebooks_that_run(tmp_path):
     outdir = tmp_path / "handout"
     assert handout.main([str(outdir), "--clear-outputs", str(source)]) == 0
     assert source.read_text(encoding="utf-8") == before, "the chapter itself must not change"
-    written = outdir / "01_toy.ipynb"
+    written = outdir / "students" / "01_toy.ipynb"
+    assert not (outdir / "teacher").exists(), "a chapter alone needs no grading files"
     text = written.read_text(encoding="utf-8")
     assert "Solution" not in text and "print(x + 1)" not in text and "Hint" in text
     nb = nbformat.reads(text, as_version=4)
@@ -84,6 +85,6 @@ def test_unconverted_solutions_are_refused(tmp_path):
 def test_outdir_may_not_be_the_chapters_folder(tmp_path):
     source = tmp_path / "nb.ipynb"
     write_notebook(exercise_notebook(), source)
-    with pytest.raises(SystemExit, match="choose another OUTDIR"):
+    with pytest.raises(SystemExit, match="holds the notebooks themselves"):
         handout.main([str(tmp_path), str(source)])
     assert json.loads(source.read_text())["cells"][3]["id"] == "s1"

@@ -9,10 +9,11 @@ from helpers.errors import DataError, ParameterError
 from helpers.models.classical import (
     StatisticsClassifier,
     build_statistics_classifier,
-    fit_statistics_classifier,
+    cross_entropy,
+    fit_linear_classifier,
     segment_statistics,
 )
-from helpers.training import train_and_score
+from helpers.training import TrainingConfig, train_and_score
 
 
 def test_segment_statistics_by_hand():
@@ -76,7 +77,18 @@ def test_classifier_runs_through_train_and_score():
     fs.X = (noise + 10.0 * fs.labels[:, None, None]).astype("float32")
     rows = np.arange(2 * n_tracks)
     result = train_and_score(lambda: build_statistics_classifier(n_classes=3), fs, rows[:80], rows[80:100],
-                             rows[100:], fit_fn=fit_statistics_classifier, epochs=60, batch_size=32)
+                             rows[100:], fit_fn=fit_linear_classifier, config=TrainingConfig())
     assert result.record["track_accuracy"] == 1.0
     assert result.record["test_tracks"] == 10
     assert result.val_probabilities.shape == (20, 3)
+
+
+def test_fit_linear_classifier_keeps_the_C_with_the_lowest_tune_cross_entropy():
+    rng = np.random.default_rng(2)
+    y = np.repeat([0, 1, 2], 20)
+    X = (rng.normal(size=(60, 10, 3)) + 0.4 * y[:, None, None]).astype("float32")
+    fitted = fit_linear_classifier(build_statistics_classifier(n_classes=3), X[::2], y[::2], X[1::2], y[1::2])
+    losses = {C: cross_entropy(y[1::2], build_statistics_classifier(3, C).fit(X[::2], y[::2])(X[1::2]))
+              for C in (0.01, 0.1, 1.0)}
+    assert fitted.choice == f"C = {min(losses, key=losses.get)}" and fitted.model.C == min(losses, key=losses.get)
+    assert cross_entropy([0, 1], [[1.0, 0.0], [1.0, 0.0]]) == pytest.approx(-np.log(1e-12) / 2)

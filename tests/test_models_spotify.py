@@ -9,7 +9,7 @@ from helpers import set_seed  # noqa: E402
 from helpers.errors import ParameterError  # noqa: E402
 from helpers.models import spotify  # noqa: E402
 from helpers.tabular import as_sequence  # noqa: E402
-from helpers.training import fit_model, predict_proba  # noqa: E402
+from helpers.training import TrainingConfig, fit_model, predict_proba  # noqa: E402
 
 BUILDERS = [
     ("dense", lambda: spotify.build_dense(12), (12,)),
@@ -53,8 +53,8 @@ def test_dense_learns_a_signal_with_the_books_fit():
     x = rng.normal(size=(600, 12)).astype(np.float32)
     x[:, 0] += 5 * labels  # the genre is written into one feature
     model = spotify.build_dense(12, hidden=(32,), dropout=0)
-    fit_model(model, x[:500], labels[:500], x[500:], labels[500:], epochs=30, batch_size=64,
-              learning_rate=1e-2, patience=None)
+    fit_model(model, x[:500], labels[:500], x[500:], labels[500:],
+              TrainingConfig(epochs=30, batch_size=64, learning_rate=1e-2, patience=None))
     assert (predict_proba(model, x[500:]).argmax(axis=1) == labels[500:]).mean() > 0.8
 
 
@@ -64,7 +64,7 @@ def test_sequence_models_train_on_as_sequence_inputs():
     x = as_sequence(rng.normal(size=(64, 12)), with_position=True)
     y = rng.integers(0, 6, size=64)
     model = spotify.build_cnn1d(x.shape[1:])
-    result = fit_model(model, x[:48], y[:48], x[48:], y[48:], epochs=2, batch_size=16, patience=None)
+    result = fit_model(model, x[:48], y[:48], x[48:], y[48:], TrainingConfig(epochs=2, batch_size=16, patience=None))
     assert result.epochs_run == 2 and np.isfinite(result.history["loss"]).all()
 
 

@@ -67,10 +67,10 @@ def test_book_data_dir_wins_when_installed(installed, monkeypatch):
 
 
 def test_default_bundle_prefers_a_retrained_model_over_the_shipped_one(installed):
-    assert config.default_bundle() == config.BUNDLED_DIR / config.BUNDLE_NAME
+    assert config.cnn_bundle() == config.BUNDLED_DIR / config.BUNDLE_NAME
     trained = config.model_dir(create=True) / config.BUNDLE_NAME
     trained.with_suffix(".json").write_text("{}")
-    assert config.default_bundle() == trained
+    assert config.cnn_bundle() == trained
 
 
 def test_shipped_bundle_is_package_data():
@@ -80,14 +80,49 @@ def test_shipped_bundle_is_package_data():
         assert stem.with_suffix(suffix).is_file(), f"{stem}{suffix} missing (chapter 8 writes it)"
 
 
+def _requirement_sections() -> dict[str, list[str]]:
+    """requirements.txt's requirements by section (``# [base]``, ``# [chapters]``, ``# [dev]``)."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        line = line.strip()
+        if match := re.match(r"# \[(\w+)\]", line):
+            current = sections.setdefault(match.group(1), [])
+        elif line and not line.startswith("#"):
+            assert current is not None, f"requirements.txt: {line!r} comes before any '# [section]' line"
+            current.append(line)
+    return sections
+
+
 def _requirements() -> list[str]:
-    lines = (REPO / "requirements.txt").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return [line for section in _requirement_sections().values() for line in section]
 
 
 def test_requirements_and_pyproject_say_the_same():
     project = PYPROJECT["project"]
-    assert _requirements() == project["dependencies"] + project["optional-dependencies"]["book"]
+    extras = project["optional-dependencies"]
+    assert _requirement_sections() == {"base": project["dependencies"], **extras}
+    assert set(extras) == {"chapters", "dev"}, "extras are named for what they hold"
+
+
+def test_base_install_leaves_out_the_training_stack():
+    base = {re.split(r"[<>=]", r)[0].lower() for r in PYPROJECT["project"]["dependencies"]}
+    assert not base & {"tensorflow", "keras", "librosa", "numba", "scikit-learn", "matplotlib", "scipy", "pandas"}
+
+
+def test_project_urls_point_at_the_repository():
+    urls = PYPROJECT["project"]["urls"]
+    assert set(urls) >= {"Source", "Documentation", "Issues"}
+    assert urls["Issues"] == urls["Source"] + "/issues"
+
+
+def test_version_comes_from_the_installed_metadata():
+    import importlib.metadata
+
+    import helpers
+
+    assert helpers.__version__ == importlib.metadata.version(PYPROJECT["project"]["name"])
+    assert helpers.__version__ == PYPROJECT["project"]["version"], "reinstall: make install"
 
 
 def test_every_dependency_has_a_lower_and_an_upper_bound():
@@ -95,24 +130,28 @@ def test_every_dependency_has_a_lower_and_an_upper_bound():
         assert re.fullmatch(r"[A-Za-z0-9_.-]+>=[0-9.]+,<[0-9.]+", requirement), requirement
 
 
-def test_colab_constraints_satisfy_the_lower_bounds():
-    pins = {}
-    for line in (REPO / "constraints" / "colab.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, version = line.split("==")
-            pins[name.lower()] = tuple(int(part) for part in version.split("."))
-    for requirement in _requirements():
-        name, bounds = re.split(r"(?=>=)", requirement, maxsplit=1)
-        if name.lower() not in pins:
-            continue
-        low, high = (tuple(int(p) for p in b.split(".")) for b in bounds[2:].split(",<"))
-        assert low <= pins[name.lower()] < high, (requirement, pins[name.lower()])
+def test_colab_constraints_pin_the_stack_within_the_bounds():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from tools.colab_test import pins
+
+    pinned = {canonicalize_name(name): version for name, version in pins().items()}
+    sections = _requirement_sections()
+    for line in sections["base"] + sections["chapters"]:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"constraints/colab.txt does not pin {name} (Colab's version changes results)"
+        assert requirement.specifier.contains(pinned[name]), (line, pinned[name])
+    # libraries under the book's that change numbers or figures
+    assert {"numba", "llvmlite", "scipy", "matplotlib", "ipykernel", "pip"} <= set(pinned)
 
 
 def test_setup_cell_pins_the_package_version():
     assert setup_cell.VERSION == PYPROJECT["project"]["version"]
     assert setup_cell.PACKAGE == PYPROJECT["project"]["name"] != "helpers"
-    assert f'"{setup_cell.PACKAGE}=={setup_cell.VERSION}"' in setup_cell.cell_source()
+    assert f'BOOK, BOOK_VERSION, BOOK_EXTRA = "{setup_cell.PACKAGE}", "{setup_cell.VERSION}", "chapters"' in (
+        setup_cell.cell_source())
 
 
 def test_citation_and_changelog_name_the_package_version():
@@ -124,75 +163,18 @@ def test_citation_and_changelog_name_the_package_version():
 
 
 def test_every_chapter_has_the_generated_setup_cell(capsys):
+    # after a change to tools/setup_cell.py or tools/release.json: make setup-cells
     status = setup_cell.main(["--check"])
     assert status == 0, capsys.readouterr().out
 
 
-def _run_setup_cell(monkeypatch, override=None, importable=True):
-    """Run the setup cell as IPython would on Colab, with a fake ``%pip``; return its namespace."""
-    from IPython.core.inputtransformer2 import TransformerManager
+@pytest.mark.parametrize("module", ["helpers.training", "helpers.models.mfcc", "helpers.models.classical"])
+def test_training_modules_without_the_chapters_extra_say_which_extra_in_one_line(module):
+    import subprocess
 
-    calls = []
-
-    class FakeShell:
-        def run_line_magic(self, name, line):
-            calls.append((name, line))
-
-    monkeypatch.setitem(sys.modules, "google.colab", object())
-    if override is None:
-        monkeypatch.delenv(setup_cell.INSTALL_VARIABLE, raising=False)
-    else:
-        monkeypatch.setenv(setup_cell.INSTALL_VARIABLE, override)
-    if not importable:
-        monkeypatch.setitem(sys.modules, "helpers", None)  # import helpers -> ImportError
-    code = TransformerManager().transform_cell(setup_cell.cell_source())
-    namespace = {"get_ipython": lambda: FakeShell()}
-    exec(compile(code, "<setup cell>", "exec"), namespace)
-    return namespace, calls
-
-
-def test_setup_cell_installs_the_pinned_release_or_the_override(monkeypatch):
-    namespace, calls = _run_setup_cell(monkeypatch)
-    assert namespace["BOOK_INSTALL"] == f"{setup_cell.PACKAGE}=={setup_cell.VERSION}"
-    assert calls == [("pip", 'install -q "{BOOK_INSTALL}"')]
-    fork = "git+https://github.com/someone/music-genre-classification@v0.2.0"
-    namespace, _ = _run_setup_cell(monkeypatch, override=fork)
-    assert namespace["BOOK_INSTALL"] == fork
-
-
-def test_setup_cell_stops_with_a_clear_message_when_the_install_failed(monkeypatch):
-    with pytest.raises(RuntimeError, match="Installing the book's helpers failed") as error:
-        _run_setup_cell(monkeypatch, override="genre-book-helpers==9.9.9", importable=False)
-    message = str(error.value)
-    assert "pip install genre-book-helpers==9.9.9" in message
-    assert setup_cell.INSTALL_VARIABLE in message
-
-
-def test_write_touches_only_the_setup_cell(tmp_path):
-    chapter = setup_cell.chapters()[0]
-    copy = tmp_path / chapter.name
-    copy.write_bytes(chapter.read_bytes())
-    before = setup_cell.read_notebook(copy)
-    before["cells"][setup_cell._first_code_index(before)]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["x"]}]
-    setup_cell.write_notebook(before, copy)
-    assert setup_cell.main(["--check", str(copy)]) == 1
-    assert setup_cell.main(["--write", str(copy)]) == 0
-    after = setup_cell.read_notebook(copy)
-    index = setup_cell._first_code_index(after)
-    assert setup_cell.setup_cell_differs(after) is None and after["cells"][index]["outputs"] == []
-    assert [c for i, c in enumerate(after["cells"]) if i != index] == [c for i, c in enumerate(before["cells"]) if i != index]
-    assert {k: v for k, v in after.items() if k != "cells"} == {k: v for k, v in before.items() if k != "cells"}
-    assert setup_cell.main(["--check", str(copy)]) == 0
-
-
-def test_write_inserts_a_setup_cell_before_the_first_code_cell(tmp_path):
-    path = tmp_path / "nb.ipynb"
-    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "markdown", "id": "a", "metadata": {}, "source": ["# Title"]},
-        {"cell_type": "code", "id": "b", "metadata": {}, "execution_count": 1, "outputs": [], "source": ["x = 1"]},
-    ]}
-    setup_cell.write_notebook(notebook, path)
-    assert setup_cell.main(["--write", str(path)]) == 0
-    cells = setup_cell.read_notebook(path)["cells"]
-    assert [c["cell_type"] for c in cells] == ["markdown", "code", "code"]
-    assert "".join(cells[1]["source"]) == setup_cell.cell_source() and cells[2]["source"] == ["x = 1"]
+    hide = "import sys\nfor name in ('tensorflow', 'keras', 'sklearn'):\n    sys.modules[name] = None\n"
+    run = subprocess.run([sys.executable, "-c", hide + f"import {module}"], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 1
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("ModuleNotFoundError: ") and '"genre-book-helpers[chapters]"' in last, last
+    assert "tensorflow" in last and module.rsplit(".", 1)[0] in last

@@ -14,6 +14,7 @@ import os
 import shutil
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import numpy as np
@@ -24,11 +25,12 @@ import soundfile as sf
 from helpers.config import GENRES
 from helpers.datasets.gtzan import GENERATED_MARKER, load_gtzan, verify_gtzan_content
 from helpers.errors import DataError, ParameterError
+from helpers.evaluation import nested_cross_validate
 from helpers.features import FeatureConfig, extract_features
 from helpers.splits import (
     SPLIT_NAMES,
-    filtered_folds,
     filtered_split,
+    gtzan_fold_plan,
     load_filtered_split,
     standin_filtered_split,
 )
@@ -139,10 +141,13 @@ def test_full_flavour_path_and_the_fault_filtered_protocol(tree, split, tmp_path
     features = extract_features(table, config, n_jobs=1, progress=False)
     fitting = [min(2, sf.info(path).frames // config.segment_samples) for path in table["path"]]
     assert features.n_tracks == len(table) and len(features) == sum(fitting)  # short clips: fewer segments
-    [(train, valid, test)] = filtered_folds(features, split)
+    plan = gtzan_fold_plan(features, "cv", split=split)
+    assert plan.name == "fault-filtered lists" and len(plan.folds) == 1
+    rows = plan.rows(features.track_ids, 0)
+    train, valid, test = rows["fit"], np.r_[rows["tune"], rows["select"]], rows["test"]
     per_split = filtered_split(table, split).value_counts()
-    for name, rows in zip(SPLIT_NAMES, (train, valid, test), strict=True):
-        tracks = set(np.asarray(features.track_ids)[rows])
+    for name, part in zip(SPLIT_NAMES, (train, valid, test), strict=True):
+        tracks = set(np.asarray(features.track_ids)[part])
         assert len(tracks) == per_split[name]
     indices = json.loads((tree / GENERATED_MARKER).read_text())["indices"]
     generated = [f"{g}.{i:05d}" for g in GENRES for i in indices[g] if f"{g}.{i:05d}" != "jazz.00054"]
@@ -151,6 +156,39 @@ def test_full_flavour_path_and_the_fault_filtered_protocol(tree, split, tmp_path
     genres_per_list = table.groupby(filtered_split(table, split))["genre"].nunique()
     assert genres_per_list[list(SPLIT_NAMES)].min() >= 9  # each list: every genre (jazz may lose its fault)
     assert not set(np.asarray(features.track_ids)[train]) & set(np.asarray(features.track_ids)[test])
+    _no_valid_or_test_track_is_fitted_on(features, split, table)
+
+
+class _Uniform:
+    """A fake trained model: the same probabilities for every row."""
+
+    def __call__(self, X, training=False):
+        return np.full((len(X), len(GENRES)), 1.0 / len(GENRES))
+
+
+def _no_valid_or_test_track_is_fitted_on(features, split, table):
+    """The engine of chapters 8-10 on the full flavour: fit on train, tune / select on valid, score on test."""
+    ids = np.asarray(features.track_ids).astype(str)
+    spy = SimpleNamespace(X=np.repeat(np.arange(len(ids), dtype=np.float32)[:, None], 3, axis=1),
+                          labels=np.asarray(features.labels), track_ids=ids)  # X encodes the row
+    seen = []
+
+    def spy_fit(model, X_fit, y_fit, X_val, y_val, config, *, seed):
+        seen.append((set(ids[X_fit[:, 0].astype(int)]), set(ids[X_val[:, 0].astype(int)])))
+        return SimpleNamespace(model=model, seconds=0.0)
+
+    lists = filtered_split(table, split).set_axis(table["track_id"].astype(str))
+    for kind in ("cv", "split"):  # chapters 8-10 and chapters 6-7
+        plan = gtzan_fold_plan(features, kind, split=split)
+        result = nested_cross_validate({"spy": (_Uniform, {"fit_fn": spy_fit})}, spy, plan, progress=False)
+        fitted, tuned = seen[-1]
+        assert set(lists[sorted(fitted)]) == {"train"}, "a valid or test track was fitted on"
+        assert set(lists[sorted(tuned)]) == {"valid"}
+        scores = result.of("spy").iloc[0]
+        assert scores["n_test_tracks"] == (lists == "test").sum()
+        assert scores["n_tune_tracks"] + scores["n_select_tracks"] == (lists == "valid").sum()
+        selected = set(result.predictions["spy"][0].part("select")[0])
+        assert set(lists[sorted(selected)]) == {"valid"} and not selected & tuned
 
 
 def test_build_refuses_a_non_empty_target_and_leaves_nothing_behind(tmp_path, split):

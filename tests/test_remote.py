@@ -378,3 +378,236 @@ def test_unsafe_zip_paths_are_refused(tmp_path):
     with pytest.raises(DataError, match="unsafe path"):
         remote.extract_archive(archive, tmp_path / "out")
     assert not (tmp_path / "outside.txt").exists()
+
+
+# --- issue 24 item 1: a cached file that fails its checksum is never deleted ----------------------
+
+CRLF_SPLIT = b"blues/blues.00000.wav\r\nblues/blues.00001.wav\r\n"  # e.g. the user's copy, converted to CRLF
+
+
+def _stale_copy(data_home, which):
+    """A cached Spotify table or split list whose bytes fail the pinned hash; returns its path."""
+    if which == "spotify":
+        path = data_home / "spotify" / "spotify_songs.csv"
+    else:
+        path = data_home / "gtzan_split" / "train_filtered.txt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(CRLF_SPLIT if which == "split" else b"track_id,playlist_genre\r\nabc,pop\r\n")
+    return path
+
+
+def _fetch(which, **kwargs):
+    return (remote.fetch_spotify if which == "spotify" else remote.fetch_filtered_split)(**kwargs)
+
+
+@pytest.mark.parametrize("how", ["BOOK_OFFLINE", "download=False"])
+@pytest.mark.parametrize("which", ["spotify", "split"])
+def test_offline_a_cached_file_failing_its_checksum_is_kept_and_reported(data_home, monkeypatch, capsys,
+                                                                          which, how):
+    path = _stale_copy(data_home, which)
+    before = path.read_bytes()
+    monkeypatch.setattr("pooch.retrieve", lambda *a, **k: pytest.fail("a download was attempted"))
+    if how == "BOOK_OFFLINE":
+        monkeypatch.setenv("BOOK_OFFLINE", "1")
+    with pytest.raises(DownloadError, match=how):
+        _fetch(which, download=how != "download=False")
+    out = capsys.readouterr().out
+    assert path.read_bytes() == before and sorted(path.parent.iterdir()) == [path]  # kept, nothing aside
+    assert f"the cached file {path} failed its checksum" in out
+    assert "kept as it is and not used" in out and how in out
+    assert "will be downloaded" not in out and "fresh download" not in out and "removed" not in out
+    variable = "SPOTIFY_CSV" if which == "spotify" else "GTZAN_SPLIT_DIR"
+    assert f"set {variable}=" in out
+
+
+@pytest.mark.parametrize("which", ["spotify", "split"])
+def test_the_fallbacks_keep_a_cached_file_failing_its_checksum_offline(data_home, monkeypatch, capsys, which):
+    path = _stale_copy(data_home, which)
+    before = path.read_bytes()
+    monkeypatch.setenv("BOOK_OFFLINE", "1")
+    if which == "spotify":
+        assert load_spotify().attrs["source"] == "synthetic"
+    else:
+        assert load_filtered_split().source == "stand-in"
+    out = capsys.readouterr().out
+    assert path.read_bytes() == before and "will be downloaded again" not in out
+
+
+def _serve_as_spotify(monkeypatch, server, body):
+    base, www = server
+    (www / "songs.csv").write_bytes(body)
+    monkeypatch.setattr(remote, "SPOTIFY_URLS", [base + "songs.csv"])
+    monkeypatch.setattr(remote, "SPOTIFY_HASH", sha256(b"the real table"))
+
+
+def test_online_a_failed_download_leaves_the_old_file_in_place(data_home, monkeypatch, server):
+    path = _stale_copy(data_home, "spotify")
+    before = path.read_bytes()
+    _serve_as_spotify(monkeypatch, server, b"a tampered mirror")  # a real pooch download, wrong hash
+    with pytest.raises(DataError, match="checksum mismatch"):
+        remote.fetch_spotify()
+    assert path.read_bytes() == before and sorted(path.parent.iterdir()) == [path]
+    monkeypatch.setattr("pooch.retrieve", no_network)
+    with pytest.raises(DownloadError):
+        remote.fetch_spotify()
+    assert path.read_bytes() == before and sorted(path.parent.iterdir()) == [path]
+
+
+def test_online_the_old_file_is_replaced_only_by_a_verified_download_and_kept_aside(data_home, monkeypatch,
+                                                                                    server, capsys):
+    path = _stale_copy(data_home, "spotify")
+    before = path.read_bytes()
+    _serve_as_spotify(monkeypatch, server, b"the real table")
+    assert remote.fetch_spotify().read_bytes() == b"the real table"
+    aside = path.with_name(f"{path.name}.failed-checksum-{hashlib.sha256(before).hexdigest()[:12]}")
+    assert aside.read_bytes() == before and sorted(path.parent.iterdir()) == sorted([path, aside])
+    assert f"is then kept as {aside.name}" in capsys.readouterr().out
+
+
+def test_a_cached_fifo_is_refused_not_read(data_home, monkeypatch):
+    import os
+
+    folder = data_home / "spotify"
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / "spotify_songs.csv")
+    monkeypatch.setenv("BOOK_OFFLINE", "1")
+    with pytest.raises(DataError, match=r"spotify_songs\.csv is not a regular file \(a FIFO\)"):
+        remote.fetch_spotify()
+
+
+# --- issue 24 item 12: a damaged _complete.json is treated as absent ------------------------------
+
+DAMAGED_MARKERS = ["null", '{"faults": 5}', "not json {", "[]", '{"faults": [1, 2]}', '"done"']
+
+
+@pytest.mark.parametrize("content", DAMAGED_MARKERS)
+def test_a_damaged_complete_marker_means_the_folder_is_verified_again(data_home, synthetic_gtzan, monkeypatch,
+                                                                      small_expectations, content):
+    target = shutil.copytree(synthetic_gtzan, data_home / "gtzan_mini")
+    (target / "_complete.json").write_text(content)
+    monkeypatch.setattr(remote, "retrieve", lambda *a, **k: pytest.fail("a download was attempted"))
+    monkeypatch.setenv("BOOK_OFFLINE", "1")
+    assert gtzan.fetch_gtzan("mini") == target  # verified again, no crash, no download
+    record = json.loads((target / "_complete.json").read_text())
+    assert record["clips"] == 20 and record["faults"] == []
+    assert load_gtzan("mini").attrs["flavour"] == "mini"
+
+
+@pytest.mark.parametrize("content", DAMAGED_MARKERS)
+def test_a_damaged_complete_marker_in_a_local_folder_is_ignored_with_a_warning(gtzan_folder, content):
+    (gtzan_folder / "_complete.json").write_text(content)
+    with pytest.warns(UserWarning, match=r"_complete\.json is not a valid record"):
+        table = gtzan_table(gtzan_folder)
+    assert len(table) == 20
+
+
+def test_a_damaged_marker_on_a_folder_that_fails_verification_is_not_trusted(data_home, synthetic_gtzan,
+                                                                             monkeypatch, small_expectations,
+                                                                             capsys):
+    target = shutil.copytree(synthetic_gtzan, data_home / "gtzan_mini")
+    (target / "genres/pop/pop.00001.wav").unlink()
+    (target / "_complete.json").write_text("null")
+    monkeypatch.setenv("BOOK_OFFLINE", "1")
+    with pytest.raises(DownloadError, match="BOOK_OFFLINE"):
+        gtzan.fetch_gtzan("mini")
+    assert "fails verification" in capsys.readouterr().out
+    assert (target / "genres/pop/pop.00000.wav").is_file()  # left as it was
+    # online, the new download goes into place and the old folder is set aside, not deleted
+    monkeypatch.delenv("BOOK_OFFLINE")
+    monkeypatch.setattr(remote, "retrieve", fake_download(make_zip(synthetic_gtzan, data_home.parent / "m.zip")))
+    assert len(gtzan_table(gtzan.fetch_gtzan("mini"))) == 20
+    [aside] = [p for p in data_home.iterdir() if p.name.startswith("gtzan_mini.set-aside-")]
+    assert (aside / "genres/pop/pop.00000.wav").is_file() and "kept as" in capsys.readouterr().out
+
+
+def test_a_damaged_full_gtzan_hash_record_is_a_clear_error(data_home, monkeypatch):
+    data_home.mkdir()
+    (data_home / "gtzan_full.sha256.json").write_text("null")
+    monkeypatch.setattr(remote, "retrieve", lambda *a, **k: pytest.fail("a download was attempted"))
+    with pytest.raises(DataError, match=r"gtzan_full\.sha256\.json is damaged"):
+        gtzan.fetch_gtzan("full")
+
+
+@pytest.fixture
+def gtzan_folder(synthetic_gtzan, tmp_path):
+    return shutil.copytree(synthetic_gtzan, tmp_path / "gtzan")
+
+
+# --- issue 24 item 9: a read-only or uncreatable BOOK_DATA_DIR ------------------------------------
+
+def _small_synthetic(monkeypatch):
+    """Make the synthetic fallback generate 1 clip of 1 s per genre (the test is about where, not what)."""
+    real = synth.make_synthetic_gtzan
+    monkeypatch.setattr(synth, "make_synthetic_gtzan",
+                        lambda root, **kwargs: real(root, n_per_genre=1, seconds=1.0, n_jobs=1))
+
+
+@pytest.mark.parametrize("blocker", ["a_file", "under_a_file"])
+def test_an_uncreatable_data_folder_is_a_clear_notice_not_a_traceback(data_home, tmp_path, monkeypatch, capsys,
+                                                                      blocker):
+    import tempfile
+
+    from helpers.config import data_home as resolve
+
+    afile = tmp_path / "blocker"
+    afile.write_text("the user's file")
+    monkeypatch.setenv("BOOK_DATA_DIR", str(afile if blocker == "a_file" else afile / "data"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("BOOK_OFFLINE", "1")
+    _small_synthetic(monkeypatch)
+    with pytest.raises(DataError, match=r"^the data folder \(\$BOOK_DATA_DIR\) .* cannot be created.*set BOOK_DATA_DIR"):
+        resolve()
+    table = load_gtzan("mini")
+    assert table.attrs["flavour"] == "synthetic" and len(table) == 10
+    assert table["path"].str.startswith(str(tmp_path / "tmp")).all()
+    assert load_spotify().attrs["source"] == "synthetic"
+    assert load_filtered_split().source == "stand-in"
+    out = capsys.readouterr().out
+    assert "cannot be created" in out and "generated in" in out
+    assert afile.read_text() == "the user's file"
+    monkeypatch.delenv("BOOK_OFFLINE")  # online: a one-line error before any download starts
+    monkeypatch.setattr(remote, "retrieve", lambda *a, **k: pytest.fail("a download was attempted"))
+    for fetch in (remote.fetch_spotify, remote.fetch_filtered_split, lambda: load_gtzan("mini", fallback=False)):
+        with pytest.raises(DataError, match="cannot be created"):
+            fetch()
+
+
+def test_a_read_only_data_folder_is_used_and_falls_back_where_it_would_write(data_home, tmp_path, monkeypatch,
+                                                                            unprivileged, synthetic_gtzan):
+    # a read-only cache holding a verified mini GTZAN (a classroom's shared copy) and nothing else
+    shutil.copytree(synthetic_gtzan, data_home / "gtzan_mini")
+    remote.write_complete_marker(data_home / "gtzan_mini", flavour="mini", clips=20, faults=[])
+    for folder in (data_home, *data_home.rglob("*")):
+        if folder.is_dir():
+            folder.chmod(0o555)
+    locked = tmp_path / "locked"
+    locked.write_text("x")
+    locked.chmod(0)
+    monkeypatch.setenv("BOOK_OFFLINE", "1")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    try:
+        out = unprivileged("""
+import warnings
+warnings.simplefilter("ignore")
+from helpers import synth
+real = synth.make_synthetic_gtzan
+synth.make_synthetic_gtzan = lambda root, **k: real(root, n_per_genre=1, seconds=1.0, n_jobs=1)
+from helpers.datasets import load_gtzan, load_spotify
+from helpers.features import FeatureConfig, extract_features
+mini = load_gtzan("mini")
+print("mini:", mini.attrs["flavour"], len(mini))
+features = extract_features(mini.head(4), FeatureConfig(track_seconds=3.0, n_segments=3), n_jobs=1)
+print("features:", features.X.shape)
+fallback = load_gtzan("synthetic")
+print("synthetic:", fallback.attrs["flavour"], len(fallback))
+print("spotify:", load_spotify().attrs["source"])
+""", locked)
+    finally:
+        for folder in (data_home, *data_home.rglob("*")):
+            if folder.is_dir():
+                folder.chmod(0o755)
+    assert "mini: mini 20" in out and "features: (12, 44, 13)" in out, out
+    assert "synthetic: synthetic 10" in out and "spotify: synthetic" in out, out
+    assert f"the data folder {data_home} cannot be written (Permission denied)" in out, out
+    assert not [p for p in data_home.iterdir() if p.name != "gtzan_mini"]

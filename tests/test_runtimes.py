@@ -5,7 +5,7 @@ import os
 import pytest
 
 from helpers.errors import DataError
-from tools import runtimes
+from tools import notebooks, runtimes
 
 
 def _cell(busy=None, idle=None, source="x = 1"):
@@ -68,9 +68,9 @@ def test_planned_chapters_include_commented_toc_lines_and_the_design(tmp_path):
     toc = tmp_path / "_toc.yml"
     toc.write_text("root: intro\nparts:\n  - chapters:\n      - file: chapters/00_getting_started\n"
                    "      # - file: chapters/06_cnn\n      - file: chapters/course_plan\n")
-    toc.write_text(toc.read_text() + "      - file: chapters/11_extra\n")
+    toc.write_text(toc.read_text() + "      - file: chapters/12_extra\n")
     planned = runtimes.planned_chapters(toc)
-    assert planned[-1] == "11_extra" and planned[6] == "06_cnn"
+    assert planned[-1] == "12_extra" and planned[6] == "06_cnn"
     assert set(runtimes.BOOK_CHAPTERS) < set(planned)  # design chapters stay defined if the toc drops one
 
 
@@ -85,7 +85,8 @@ def test_markdown_table_and_substitutions(tmp_path):
 
 def test_budgets_follow_the_design():
     assert runtimes.budget_seconds("08_evaluation") == 600 and runtimes.budget_seconds("09_beyond") == 360
-    assert runtimes.budget_seconds("10_transfer_learning") == 300 and runtimes.budget_seconds("06_cnn") == 180
+    assert runtimes.budget_seconds("10_transfer_learning") == 300 and runtimes.budget_seconds("07_lstm") == 180
+    assert runtimes.budget_seconds("06_cnn") == 180  # its learning-rate sweep is recorded by make sweep
     assert set(runtimes.BUDGET_SECONDS) <= set(runtimes.BOOK_CHAPTERS)
 
 
@@ -206,3 +207,47 @@ def test_runner_gives_each_chapter_an_empty_cache_and_removes_it(tmp_path, monke
     assert done.metadata["book_run"] == {"caches": "cold"}
     notebooks.execute(path, timeout=120, cold_caches=False)
     assert nbformat.read(path, as_version=4).metadata["book_run"] == {"caches": "warm"}
+
+
+def test_runner_tells_the_kernel_that_outputs_will_be_stored(tmp_path, monkeypatch):
+    """Listening labs print a note instead of a dataset player when ``BOOK_STORED_OUTPUTS`` is set."""
+    import nbformat
+
+    from tools import notebooks
+
+    monkeypatch.delenv("BOOK_STORED_OUTPUTS", raising=False)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nprint(os.environ.get('BOOK_STORED_OUTPUTS', 'unset'))")])
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(notebook, path)
+    notebooks.execute(path, timeout=120, cold_caches=False)
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "1\n"
+    assert "BOOK_STORED_OUTPUTS" not in os.environ
+
+
+@pytest.mark.parametrize("stem", runtimes.BOOK_CHAPTERS)
+def test_no_stale_widget_state_in_a_chapter(stem):
+    """Widget state without a widget output makes the book's page fetch remote scripts (make book fails)."""
+    path = runtimes.REPO / "chapters" / f"{stem}.ipynb"
+    if not path.is_file():
+        pytest.skip(f"{path.name} is not in the book yet")
+    notebook = json.loads(path.read_text())
+    assert "widgets" not in notebook["metadata"] or notebooks.has_widget_outputs(notebook), path.name
+
+
+def test_a_scratch_run_writes_what_the_notebook_writes_and_leaves_the_notebook(tmp_path):
+    """``execute(store=False)`` (``make sweep``'s scratch run of chapter 6): the kernel runs, what it writes
+    elsewhere stays, the stored notebook is byte for byte the same; ``store=True`` stores the outputs."""
+    import nbformat
+
+    marker = tmp_path / "record.csv"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('recorded')\nprint('ran')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(notebook, path)
+    before = path.read_bytes()
+    assert notebooks.execute(path, timeout=120, store=False) > 0
+    assert marker.read_text() == "recorded" and path.read_bytes() == before
+    notebooks.execute(path, timeout=120)
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "ran\n"

@@ -3,11 +3,15 @@
 
 A chapter teaches an idea by defining it in a code cell whose first line is ``#@save <module>``,
 for example ``#@save helpers.mfcc``. Every top-level ``def`` or ``class`` of such a cell must
-exist in that module with the same source once docstrings are removed (comments, argument checks
-and formatting included). Edit both together; this test fails as soon as they drift apart.
+exist in that module (where it is defined, not re-exported) with the same source once docstrings
+are removed (comments, argument checks and formatting included); the cell holds nothing else but
+imports. Edit both together (``python -m tools.shown_code --write`` copies a helper's source into
+its chapter's cell); this test fails as soon as they drift apart.
 
-``SHOWN`` lists, per chapter, the functions the chapter must show (the book's promise in the
-issue "Code shown is code run"); a chapter may show more.
+Which functions a chapter must show is not kept here: it is derived from the helpers' docstrings,
+where each shown function has one line ``Notebook: chapters/NN_name.ipynb`` (libfmp's convention).
+A shown function may call other helpers only if they are shown too, are exceptions, or are
+documented plumbing: their docstring names the chapter that explains them.
 """
 
 from __future__ import annotations
@@ -24,40 +28,29 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 CHAPTERS = REPO / "chapters"
+PACKAGE = REPO / "helpers"
 MARK = re.compile(r"^#@save (helpers(?:\.\w+)+)\s*$")
+NOTEBOOK_LINE = re.compile(r"^\s*Notebook: chapters/(\w+)\.ipynb\s*$", re.M)
 
-#: chapter stem -> {module: [names the chapter must define in a #@save cell]}
-SHOWN: dict[str, dict[str, list[str]]] = {
-    "01_spotify_baseline": {
-        "helpers.models.spotify": ["build_dense", "build_cnn1d", "build_rnn"],
-    },
-    "03_spectrograms_and_mfccs": {
-        "helpers.mfcc": ["frame_signal", "hann_window", "power_spectrogram", "hz_to_mel", "mel_to_hz",
-                         "mel_filterbank", "power_to_db", "log_mel_spectrogram", "dct_matrix", "mfcc"],
-    },
-    "05_features": {
-        "helpers.features": ["segment_starts", "report_segment_mfccs"],
-    },
-    "06_cnn": {
-        "helpers.models.mfcc": ["conv_block", "report_conv_blocks", "build_report_cnn"],
-        "helpers.training": ["compile_model", "fit_model"],
-    },
-    "07_lstm": {
-        "helpers.models.mfcc": ["build_report_lstm"],
-    },
-    "08_evaluation": {
-        "helpers.metrics": ["track_vote"],
-        "helpers.evaluation": ["late_fusion", "cross_validate", "nested_cross_validate"],
-        "helpers.models.mfcc": ["build_gap_cnn"],
-        "helpers.stats": ["corrected_resampled_ttest", "holm"],
-    },
-    "09_beyond": {
-        "helpers.models.beyond": ["build_fusion_model", "build_logmel_cnn"],
-    },
-    "10_transfer_learning": {
-        "helpers.models.probe": ["nested_probe_cv"],
-    },
-}
+
+def notebook_lines() -> dict[str, dict[str, list[str]]]:
+    """``{chapter stem: {module: [names]}}`` from the ``Notebook:`` lines of the helpers' docstrings.
+
+    Read from the source files (no import): top-level functions and classes of every module.
+    """
+    shown: dict[str, dict[str, list[str]]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                for chapter in NOTEBOOK_LINE.findall(ast.get_docstring(node) or ""):
+                    shown.setdefault(chapter, {}).setdefault(module, []).append(node.name)
+    return shown
+
+
+#: chapter stem -> {module: [names the chapter must define in a #@save cell]}, derived.
+SHOWN = notebook_lines()
 
 
 def _strip_docstrings(source: str) -> str:
@@ -116,11 +109,20 @@ DEFINITIONS = [(path.stem, *item) for path in NOTEBOOKS for item in shown_defini
 def test_shown_definition_is_the_helper(chapter, module, name, source, cell):
     helper = getattr(importlib.import_module(module), name, None)
     assert helper is not None, f"chapters/{chapter}.ipynb cell {cell} shows {name}, which {module} lacks"
+    assert helper.__module__ == module, (
+        f"chapters/{chapter}.ipynb cell {cell}: '#@save {module}' names a module that re-exports {name}; "
+        f"name the module that defines it: '#@save {helper.__module__}'")
     expected = _strip_docstrings(inspect.getsource(helper))
     shown = _strip_docstrings(source)
     assert shown == expected, (
         f"chapters/{chapter}.ipynb cell {cell} shows a {name} that differs from {module}.{name}: "
         "edit both together (docstrings may differ, nothing else)")
+
+
+def test_the_derived_list_is_not_empty_and_names_real_chapters():
+    assert sum(len(names) for modules in SHOWN.values() for names in modules.values()) >= 30
+    missing = sorted(chapter for chapter in SHOWN if not (CHAPTERS / f"{chapter}.ipynb").is_file())
+    assert not missing, f"Notebook: lines name chapters that do not exist: {missing}"
 
 
 @pytest.mark.parametrize("chapter", sorted(SHOWN))
@@ -129,7 +131,61 @@ def test_chapter_shows_what_it_teaches(chapter):
     shown = {(module, name) for module, name, _, _ in shown_definitions(path)}
     missing = [f"{module}.{name}" for module, names in SHOWN[chapter].items() for name in names
                if (module, name) not in shown]
-    assert not missing, f"chapters/{chapter}.ipynb does not define in a #@save cell: {missing}"
+    assert not missing, (f"chapters/{chapter}.ipynb does not define in a '#@save <module>' cell what the "
+                         f"helpers' docstrings say it shows (Notebook: chapters/{chapter}.ipynb): {missing}")
+
+
+@pytest.mark.parametrize("chapter, module, name, source, cell", DEFINITIONS,
+                         ids=[f"{d[0]}:{d[2]}" for d in DEFINITIONS])
+def test_shown_definition_says_so_in_its_docstring(chapter, module, name, source, cell):
+    assert name in SHOWN.get(chapter, {}).get(module, []), (
+        f"chapters/{chapter}.ipynb cell {cell} shows {module}.{name}, whose docstring lacks the line "
+        f"'Notebook: chapters/{chapter}.ipynb'")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_save_cells_hold_only_definitions_and_imports(path):
+    wrong = []
+    for _, source, index in saved_cells(path):
+        for node in ast.parse(source).body:
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
+                                     ast.ImportFrom)):
+                wrong.append(f"cell {index}, line {node.lineno + 1}: {ast.get_source_segment(source, node)[:60]!r}")
+    assert not wrong, (f"chapters/{path.name}: a #@save cell holds statements other than def/class/import "
+                       f"(move them to the next cell): {wrong}")
+
+
+def _plumbing_problem(target, shown: set[tuple[str, str]]) -> str | None:
+    """Why a helper called by a shown function is neither shown, an exception nor documented plumbing."""
+    if isinstance(target, type) and issubclass(target, BaseException):
+        return None
+    if (target.__module__, target.__name__) in shown:
+        return None
+    doc = inspect.getdoc(target) or ""
+    if re.search(r"\bchapters?\b", doc, re.I):
+        return None
+    return "neither shown nor documented plumbing (its docstring names no chapter)"
+
+
+SHOWN_PAIRS = [(chapter, module, name) for chapter, modules in SHOWN.items()
+               for module, names in modules.items() for name in names]
+
+
+@pytest.mark.parametrize("chapter, module, name", SHOWN_PAIRS, ids=[f"{c}:{n}" for c, _, n in SHOWN_PAIRS])
+def test_shown_functions_call_only_shown_or_documented_helpers(chapter, module, name):
+    home = importlib.import_module(module)
+    tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(home, name))))
+    called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    shown = {(m, n) for _, m, n in SHOWN_PAIRS}
+    problems = []
+    for callee in sorted(called - {name}):
+        target = getattr(home, callee, None)
+        if target is None or not callable(target) or not getattr(target, "__module__", "").startswith("helpers"):
+            continue
+        problem = _plumbing_problem(target, shown)
+        if problem:
+            problems.append(f"{target.__module__}.{callee}: {problem}")
+    assert not problems, f"{module}.{name} (shown in chapters/{chapter}.ipynb) calls {problems}"
 
 
 def test_the_check_sees_a_drift(tmp_path):
@@ -142,3 +198,22 @@ def test_the_check_sees_a_drift(tmp_path):
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps(notebook))
     assert [(m, n) for m, n, _, _ in shown_definitions(path)] == [("helpers.errors", "f")]
+
+
+def test_the_rewriting_tool_copies_the_helper_and_keeps_the_cells_docstring(tmp_path):
+    """python -m tools.shown_code --write makes a drifted cell identical again, its own docstring kept."""
+    from tools import shown_code
+
+    drifted = ('def require_columns(table, columns, what="table"):\n    """The chapter\'s own words."""\n'
+               "    return None  # drifted\n")
+    notebook = {"cells": [{"cell_type": "code", "id": "a", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": ["#@save helpers.errors\n", drifted]}]}
+    path = tmp_path / "99_demo.ipynb"
+    path.write_text(json.dumps(notebook))
+    assert shown_code.main(["--check", str(path)]) == 1
+    assert shown_code.main(["--write", str(path)]) == 0
+    assert shown_code.main(["--check", str(path)]) == 0
+    source = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    assert "The chapter's own words." in source and "drifted" not in source
+    [(module, name, shown, _)] = shown_definitions(path)
+    assert _strip_docstrings(shown) == _strip_docstrings(inspect.getsource(importlib.import_module(module).require_columns))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from pathlib import Path
@@ -219,3 +220,72 @@ def test_sphinx_hook_rewrites_only_notebooks_with_tagged_cells():
         source = [text_]
         solutions._source_read(App(), docname, source)
         assert source == [text_]
+
+
+BOOK_CHAPTERS = sorted((Path(__file__).resolve().parent.parent / "chapters").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("chapter", BOOK_CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_has_a_summary_and_exercises_with_executed_solutions(chapter):
+    """Issue 26: a Summary and an Exercises section in every chapter, and every code solution executed
+    (stored with the outputs the chapter's runner gave it; a solution shown but not run fails)."""
+    nb = solutions.read_notebook(chapter)
+    headings = [line for cell in nb["cells"] if cell["cell_type"] == "markdown"
+                for line in solutions.cell_text(cell).splitlines() if line.startswith("## ")]
+    assert "## Summary" in headings and "## Exercises" in headings, f"{chapter.name}: {headings}"
+    unrun = [cell.get("id") for cell in nb["cells"] if cell["cell_type"] == "code"
+             and solutions.is_solution(cell) and cell.get("execution_count") is None]
+    assert not unrun, f"{chapter.name}: solution cells never executed (run the chapter): {unrun}"
+
+
+
+def _code(source: str) -> str:
+    """A cell's source without IPython's magic and shell lines (not Python)."""
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
+def _assigned_names(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(_code(source))):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
+def _read_names(source: str) -> set[str]:
+    return {node.id for node in ast.walk(ast.parse(_code(source))) if isinstance(node, ast.Name)}
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_cells_ci_skips_are_executed_solutions_that_nothing_later_needs(path):
+    """``nbval-skip`` (CI time): only on exercise solutions that were run (stored outputs, timed), and no
+    later code cell of the chapter reads a name such a cell defines, so skipping it cannot break the rest."""
+    cells = json.loads(path.read_text())["cells"]
+    for index, cell in enumerate(cells):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "nbval-skip" not in tags:
+            continue
+        assert cell["cell_type"] == "code" and "solution" in tags, f"{path.name}: nbval-skip on {cell.get('id')}"
+        assert "iopub.execute_input" in cell["metadata"].get("execution", {}), f"{path.name}: {cell.get('id')} not run"
+        defined = _assigned_names("".join(cell["source"]))
+        for later in cells[index + 1:]:
+            if later["cell_type"] != "code" or "nbval-skip" in later.get("metadata", {}).get("tags", []):
+                continue
+            source = "".join(later["source"])
+            needed = (defined & _read_names(source)) - _assigned_names(source)
+            assert not needed, f"{path.name}: cell {later.get('id')} reads {sorted(needed)} from {cell.get('id')}"
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_no_chapter_calls_librosas_compiled_peak_picker(path):
+    """CONTRIBUTING, notebook convention 12: chapter 0's cell calling ``librosa.onset.onset_detect`` hung
+    two CI runs past nbval's cell limit (librosa's numba ``peak_pick`` on that CPU); chapters count onsets
+    with ``scipy.signal.find_peaks`` on the onset-strength envelope instead."""
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            source = _code("".join(cell["source"]))
+            calls = {node.func.attr for node in ast.walk(ast.parse(source))
+                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+            assert not calls & {"onset_detect", "peak_pick"}, f"{path.name}: cell {cell.get('id')} calls {calls}"

@@ -9,18 +9,28 @@ import pytest
 from helpers.config import SPOTIFY_GENRES
 from helpers.errors import DataError, ParameterError
 from helpers.splits import (
-    filtered_folds,
+    GTZAN_CONFIRM_TABLE,
+    GTZAN_CV_TABLE,
+    GTZAN_SPLIT_TABLE,
+    cv_fold_table,
+    divide_valid,
     filtered_split,
-    grouped_split,
+    group_roles,
+    group_strata,
+    gtzan_fold_plan,
+    hashed_split,
     leak_fraction,
     leaky_segment_split,
     load_filtered_split,
-    naive_split,
+    read_fold_table,
+    split_fold_table,
+    spotify_fold_plan,
+    spotify_fold_table,
     standin_filtered_split,
     track_folds,
     track_train_test_split,
-    validation_split,
     validation_tracks_split,
+    write_fold_table,
 )
 
 GENRES = ("blues", "classical", "country")
@@ -49,6 +59,91 @@ def spotify_table(n_tracks=240):
 
 def tracks_of(table, rows):
     return set(table["track_id"].iloc[rows])
+
+
+
+# --- GTZAN folds with roles (folds as data) -------------------------------------------------------
+
+
+def mini_ids():
+    from tools.folds import gtzan_mini_tracks
+
+    return gtzan_mini_tracks()
+
+
+def test_hashed_split_is_stratified_sized_and_version_free():
+    items, strata = mini_ids()
+    held = hashed_split(items, strata, 0.25, seed=42)
+    assert held.sum() == 25
+    per = pd.Series(held).groupby(strata).sum()
+    assert per.max() - per.min() <= 1
+    assert np.array_equal(held, hashed_split(items, strata, 0.25, seed=42))
+    assert np.array_equal(held, hashed_split(items[::-1], strata[::-1], 0.25, seed=42)[::-1])
+    assert hashed_split(["a", "b"], ["x", "x"], 0.01).sum() == 1  # never empty, never everything
+    assert hashed_split(["a", "b"], ["x", "x"], 0.99).sum() == 1
+    with pytest.raises(ParameterError):
+        hashed_split(["a"], ["x"], 0.5)
+
+
+def test_cv_fold_table_has_disjoint_roles_in_every_outer_fold():
+    items, strata = mini_ids()
+    table = cv_fold_table(items, strata, n_splits=4, n_repeats=2, seed=42)
+    for _, part in table.groupby(["repeat", "fold"]):
+        counts = part["role"].value_counts()
+        assert counts.to_dict() == {"fit": 45, "test": 25, "tune": 15, "select": 15}
+        assert set(part["item"]) == set(items)  # every track has exactly one role
+    tested = table[table["role"] == "test"].groupby("repeat")["item"]
+    assert all(sorted(t) == sorted(items) for _, t in tested)  # each track tested once per repetition
+    assert table.equals(cv_fold_table(items, strata, 4, 2, 42))
+
+
+def test_split_fold_table_and_track_train_test_split_read_the_committed_split():
+    items, strata = mini_ids()
+    committed = read_fold_table(GTZAN_SPLIT_TABLE)
+    generated = split_fold_table(items, strata, 0.25, 42)
+    key = ["item"]
+    assert committed.sort_values(key).reset_index(drop=True).equals(generated.sort_values(key).reset_index(drop=True))
+    segments = pd.DataFrame({"track_id": np.repeat(items, 5), "genre": np.repeat(strata, 5)})
+    train, test = track_train_test_split(segments)
+    test_tracks = set(committed.loc[committed["role"] == "test", "item"])
+    assert tracks_of(segments, test) == test_tracks and not tracks_of(segments, train) & test_tracks
+
+
+def test_gtzan_fold_plan_committed_generated_and_filtered():
+    items, strata = mini_ids()
+    segments = pd.DataFrame({"track_id": np.repeat(items, 5), "genre": np.repeat(strata, 5)})
+    segments.attrs["flavour"] = "mini"
+    plan = gtzan_fold_plan(segments)
+    assert plan.name == GTZAN_CV_TABLE and "committed" in plan.source and len(plan.folds) == 4
+    assert plan.protocol == "track-grouped 4-fold"
+    rows = plan.rows(segments["track_id"], 0)
+    assert {k: len(v) for k, v in rows.items()} == {"fit": 225, "tune": 75, "select": 75, "test": 125}
+    assert (plan.counts()[["n_fit", "n_tune", "n_select", "n_test"]].to_numpy() == [45, 15, 15, 25]).all()
+    confirm = gtzan_fold_plan(segments, "confirm")
+    assert confirm.name == GTZAN_CONFIRM_TABLE and len(confirm.folds) == 8
+    assert confirm.protocol == "track-grouped 4-fold × 2"
+    first = confirm.subset([0])
+    assert len(first.folds) == 4 and "first repetition" in first.protocol
+    fewer = segments[segments["track_id"] != "blues.00000"]
+    generated = gtzan_fold_plan(fewer, flavour="mini")
+    assert generated.name == "generated" and "not a committed table" in generated.source
+    split = {"train": items[0::3], "valid": items[1::3], "test": items[2::3]}
+    full = gtzan_fold_plan(segments, flavour="full", split=split)
+    roles = full.roles(0)
+    assert set(roles[roles == "fit"].index) == set(split["train"])
+    assert set(roles[roles.isin(["tune", "select"])].index) == set(split["valid"])
+    assert set(roles[roles == "test"].index) == set(split["test"])
+    with pytest.raises(ParameterError):
+        gtzan_fold_plan(segments, "nested")
+
+
+def test_divide_valid_cuts_contiguous_blocks_at_a_gap():
+    valid = [f"blues.{i:05d}" for i in (0, 1, 2, 3, 50, 51, 52)] + [f"pop.{i:05d}" for i in range(80, 86)]
+    roles = divide_valid(valid)
+    assert [roles[f"blues.{i:05d}"] for i in (0, 1, 2, 3)] == ["tune"] * 4  # whole runs stay together
+    assert [roles[f"blues.{i:05d}"] for i in (50, 51, 52)] == ["select"] * 3
+    assert [roles[f"pop.{i:05d}"] for i in range(80, 86)] == ["tune"] * 3 + ["select"] * 3  # one run: its middle
+    assert divide_valid(["jazz.00007", "rock.00003"]) == {"jazz.00007": "tune", "rock.00003": "select"}
 
 
 # --- GTZAN, by track ---------------------------------------------------------------------------
@@ -187,37 +282,92 @@ def test_standin_split_is_disjoint_and_sized():
     assert [len(v) for v in split.values()] == [440, 200, 290]
 
 
-def test_filtered_folds_uses_the_split_lists_and_drops_excluded():
-    table = segment_table(n_tracks_per_genre=3, n_segments=2, genres=("blues",))
-    split = {"train": ["blues.00000"], "valid": ["blues.00001"], "test": []}
-    with pytest.raises(DataError, match="test"):
-        filtered_folds(table, split)
-    split["test"] = ["blues.00002", "blues.00077"]
-    [(train, valid, test)] = filtered_folds(table, split)
-    assert list(train) == [0, 1] and list(valid) == [2, 3] and list(test) == [4, 5]
+def test_group_strata_take_the_most_frequent_genre_then_the_alphabetical_first():
+    strata = group_strata(["a", "a", "a", "b", "b", "c"], ["pop", "latin", "pop", "rock", "edm", "rap"])
+    assert strata.to_dict() == {"a": "pop", "b": "edm", "c": "rap"}
+    with pytest.raises(ParameterError, match="one label per row"):
+        group_strata(["a", "b"], ["pop"])
 
 
-# --- Spotify -----------------------------------------------------------------------------------
+def test_group_roles_keep_groups_whole_stratified_and_version_free():
+    table = spotify_table(600)
+    role = group_roles(table["track_id"], table["playlist_genre"], seed=3)
+    assert set(role) == {"fit", "tune", "select", "test"}
+    assert table.assign(role=role).groupby("track_id")["role"].nunique().max() == 1  # whole tracks
+    per_track = table.assign(role=role).drop_duplicates("track_id")
+    assert per_track["role"].value_counts(normalize=True)["test"] == pytest.approx(0.25, abs=0.01)
+    for genre, part in per_track.groupby("playlist_genre"):
+        assert (part["role"] == "test").mean() == pytest.approx(0.25, abs=0.05), genre
+    # a pure function of seed, group ids and labels: row order does not matter, the seed does
+    shuffled = table.sample(frac=1, random_state=0)
+    np.testing.assert_array_equal(group_roles(shuffled["track_id"], shuffled["playlist_genre"], seed=3),
+                                  pd.Series(role, index=table.index).loc[shuffled.index].to_numpy())
+    assert not np.array_equal(role, group_roles(table["track_id"], table["playlist_genre"], seed=4))
+    # every row its own group: the naive row split, in which repeated tracks straddle the sides
+    naive = group_roles(np.arange(len(table)), table["playlist_genre"], seed=3)
+    straddling = table.assign(role=naive == "test").groupby("track_id")["role"].nunique().gt(1).sum()
+    assert 0 < straddling <= int((table["track_id"].value_counts() > 1).sum())
 
 
-def test_grouped_split_keeps_tracks_on_one_side():
+def test_spotify_fold_table_and_plan_keep_songs_whole():
     table = spotify_table(240)
-    train, test = grouped_split(table, test_size=0.25, seed=3)
-    assert len(set(train) | set(test)) == len(table) and not set(train) & set(test)
-    assert tracks_of(table, train).isdisjoint(tracks_of(table, test))
-    assert 0.18 < len(test) / len(table) < 0.32
-    assert table.playlist_genre.iloc[test].nunique() == 6  # stratified: every genre in test
-    fit, val = validation_split(table, train, fraction=0.2)
-    assert set(fit) | set(val) == set(train) and not set(fit) & set(val)
-    assert tracks_of(table, fit).isdisjoint(tracks_of(table, val))
-    with pytest.raises(ParameterError, match="test_size"):
-        grouped_split(table, test_size=0.9)
+    table["song"] = "s" + (table["track_id"].str[1:].astype(int) // 2).astype(str)  # two tracks per song
+    folds = spotify_fold_table(table)
+    assert folds["item"].is_unique and set(folds["item"]) == set(table["track_id"])
+    assert (folds["repeat"] == 0).all() and (folds["fold"] == 0).all()
+    song_of = dict(zip(table["track_id"], table["song"], strict=True))
+    assert folds.assign(song=folds["item"].map(song_of)).groupby("song")["role"].nunique().max() == 1
+    plan = spotify_fold_plan(table)  # not the real table's tracks: made on the spot, and it says so
+    assert plan.name == "generated" and "not a committed table" in plan.source
+    assert plan.protocol == "song-grouped 25 % test"
+    rows = plan.rows(table["track_id"], 0)
+    songs = {role: set(table["song"].iloc[r]) for role, r in rows.items()}
+    assert songs["test"].isdisjoint(songs["fit"] | songs["tune"] | songs["select"])
+    assert sum(len(r) for r in rows.values()) == len(table)
+    with pytest.raises(DataError, match="lies in two groups"):
+        spotify_fold_table(table.assign(song=np.arange(len(table)).astype(str)))
 
 
-def test_naive_split_can_share_tracks():
-    table = spotify_table(240)
-    train, test = naive_split(table, test_size=0.25, seed=0)
-    assert abs(len(test) - 0.25 * len(table)) < 1 and not set(train) & set(test)
-    shared = tracks_of(table, train) & tracks_of(table, test)
-    repeated = int((table["track_id"].value_counts() > 1).sum())
-    assert 0 < len(shared) <= repeated  # only repeated tracks can straddle, and here some do
+def test_fold_tables_can_be_gzipped_reproducibly(tmp_path):
+    frame = pd.DataFrame({"repeat": 0, "fold": 0, "item": ["t1", "t2", "t3"], "stratum": "pop",
+                          "role": ["fit", "test", "tune"]})
+    path = write_fold_table("toy", frame, "a toy table", folder=tmp_path, compress=True)
+    assert path.name == "toy.csv.gz"
+    first = path.read_bytes()
+    assert write_fold_table("toy", frame, "a toy table", folder=tmp_path, compress=True).read_bytes() == first
+    back = pd.read_csv(path, comment="#")
+    assert back.sort_values("item").reset_index(drop=True).equals(frame)
+
+
+def test_committed_spotify_split_is_the_real_tables_songs(shared_data, monkeypatch):
+    from helpers.datasets import load_spotify
+    from helpers.tabular import song_ids
+    from tools import folds as fold_tool
+
+    monkeypatch.setenv("SPOTIFY_CSV", str(shared_data / "spotify" / "spotify_songs.csv"))
+    assert fold_tool.differences(fold_tool.TABLES["spotify_songs"]) is None  # regenerates identically
+    table = load_spotify()
+    table["song"] = song_ids(table)
+    plan = spotify_fold_plan(table)
+    assert plan.name == "spotify_songs" and plan.source.endswith("spotify_songs.csv.gz")
+    folds = read_fold_table("spotify_songs")
+    assert len(folds) == table["track_id"].nunique() == 28_356
+    role = table["track_id"].map(folds.set_index("item")["role"])
+    assert table.assign(role=role).groupby("song")["role"].nunique().max() == 1  # no song on two sides
+    per_song = table.assign(role=role).drop_duplicates("song")
+    assert (per_song["role"] == "test").mean() == pytest.approx(0.25, abs=0.005)
+
+
+def test_sized_segment_split_ignores_tracks_and_has_the_sizes():
+    from helpers.splits import sized_segment_split
+
+    fit, tune, test = sized_segment_split(500, [225, 75, 125], seed=3)
+    assert (len(fit), len(tune), len(test)) == (225, 75, 125)
+    assert not (set(fit) & set(tune) or set(fit) & set(test) or set(tune) & set(test))
+    again = sized_segment_split(500, [225, 75, 125], seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip((fit, tune, test), again, strict=True))
+    table = segment_table(n_tracks_per_genre=10)
+    fit, test = sized_segment_split(len(table), [90, 30], seed=0)
+    assert leak_fraction(table["track_id"].iloc[fit], table["track_id"].iloc[test]) > 0.5  # it leaks
+    with pytest.raises(ParameterError):
+        sized_segment_split(10, [8, 5])

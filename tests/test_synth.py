@@ -99,12 +99,28 @@ def test_cached_folder_is_generated_once_and_atomically(data_home):
     assert not [p for p in data_home.iterdir() if p.name.startswith(".")]  # no temporary folders left
 
 
-def test_stale_or_incomplete_cache_is_replaced(data_home):
+@pytest.mark.parametrize("record", [None, "null", "not json", '{"n_per_genre": 1}'])
+def test_a_folder_the_generator_did_not_write_is_set_aside_not_deleted(data_home, capsys, record):
     target = data_home / "gtzan_synthetic_1x1s_seed0"
-    (target / "genres" / "blues").mkdir(parents=True)  # looks like a folder, but has no synthetic.json
+    (target / "genres" / "blues").mkdir(parents=True)  # looks like a folder, but no record of the generator
+    (target / "genres" / "blues" / "mine.wav").write_bytes(b"the user's")
+    if record is not None:
+        (target / "synthetic.json").write_text(record)
     folder = synth.synthetic_gtzan_dir(n_per_genre=1, seconds=1.0)
     assert folder == target
     assert len(gtzan_table(folder)) == 10
+    [aside] = [p for p in data_home.iterdir() if p.name.startswith("gtzan_synthetic_1x1s_seed0.set-aside-")]
+    assert (aside / "genres" / "blues" / "mine.wav").read_bytes() == b"the user's"
+    assert f"it is kept as {aside}" in capsys.readouterr().out
+
+
+def test_a_folder_of_an_older_generator_is_replaced(data_home):
+    target = data_home / "gtzan_synthetic_1x1s_seed0"
+    (target / "genres" / "blues").mkdir(parents=True)
+    (target / "synthetic.json").write_text(json.dumps({"generator_version": 0, "n_per_genre": 1}))
+    assert synth.synthetic_gtzan_dir(n_per_genre=1, seconds=1.0) == target
+    assert json.loads((target / "synthetic.json").read_text())["generator_version"] == synth.GENERATOR_VERSION
+    assert [p.name for p in data_home.iterdir()] == [target.name]
 
 
 def test_synthetic_spotify_matches_the_real_schema():

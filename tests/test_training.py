@@ -9,6 +9,7 @@ import pytest
 from helpers.errors import DataError, ParameterError
 from helpers.splits import validation_tracks_split
 from helpers.training import (
+    TrainingConfig,
     apply_standardizer,
     fit_model,
     fit_standardizer,
@@ -100,14 +101,14 @@ def test_train_and_score_uses_fit_rows_only_for_statistics():
     features.X[test_rows] += 100.0
     features.X[val_rows] -= 100.0
     result = train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, val_rows, test_rows,
-                             standardize=True, epochs=1, patience=None)
+                             standardize=True, config=TrainingConfig(epochs=1, patience=None))
     mean, std = result.standardizer
     expected_mean, expected_std = fit_standardizer(features.X[fit_rows])
     np.testing.assert_allclose(mean, expected_mean)
     np.testing.assert_allclose(std, expected_std)
     assert np.all(np.abs(mean) < 50)  # the shifted rows did not leak in
     raw = train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, val_rows, test_rows,
-                          epochs=1, patience=None)
+                          config=TrainingConfig(epochs=1, patience=None))
     assert raw.standardizer is None  # the documented default: raw inputs
 
 
@@ -152,7 +153,7 @@ def test_fit_model_learns_and_reports():
     idx = np.arange(len(features.X))
     val = idx % 4 == 0
     result = fit_model(model, features.X[~val], features.labels[~val], features.X[val], features.labels[val],
-                       epochs=3, batch_size=16, patience=None)
+                       TrainingConfig(epochs=3, batch_size=16, patience=None))
     assert result.epochs_run == 3 == len(result.epoch_seconds) == len(result.history["loss"])
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(result.history)
     assert result.best_epoch == int(np.argmin(result.history["val_loss"])) + 1
@@ -167,7 +168,7 @@ def test_early_stopping_stops():
     model = tiny_lstm(features.X.shape[1:], 3)
     # A huge learning rate makes the validation loss blow up → stops after patience epochs.
     result = fit_model(model, features.X, features.labels, features.X[:6], features.labels[:6],
-                       epochs=40, learning_rate=5.0, patience=2)
+                       TrainingConfig(epochs=40, learning_rate=5.0, patience=2))
     assert result.epochs_run < 40
     assert result.epochs_run - result.best_epoch == 2
 
@@ -178,7 +179,7 @@ def test_fit_model_refuses_bad_arguments():
     with pytest.raises(ParameterError, match="validation"):
         fit_model(model, features.X, features.labels, features.X[:0], features.labels[:0])
     with pytest.raises(ParameterError, match="positive"):
-        fit_model(model, features.X, features.labels, features.X, features.labels, epochs=0)
+        fit_model(model, features.X, features.labels, features.X, features.labels, TrainingConfig(epochs=0))
 
 
 def test_fit_model_equals_plain_keras_fit():
@@ -195,7 +196,7 @@ def test_fit_model_equals_plain_keras_fit():
 
     ours, plain = dense(), dense()
     plain.set_weights(ours.get_weights())
-    fit_model(ours, X, y, X, y, epochs=3, batch_size=len(y), patience=None)
+    fit_model(ours, X, y, X, y, TrainingConfig(epochs=3, batch_size=len(y), patience=None))
     compile_model(plain).fit(X, y, epochs=3, batch_size=len(y), verbose=0)  # one full batch per epoch: order is moot
     for a, b in zip(ours.get_weights(), plain.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
@@ -211,7 +212,7 @@ def test_same_seed_same_result():
     def run(seed):
         fit_rows, val_rows = validation_tracks_split(table, train_rows, seed=seed)
         res = train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, val_rows, test_rows,
-                              seed=seed, epochs=2, patience=None)
+                              seed=seed, config=TrainingConfig(epochs=2, patience=None))
         return res.test_probabilities, [w.copy() for w in res.model.get_weights()]
 
     p1, w1 = run(7)
@@ -227,7 +228,7 @@ def test_train_and_score_scores_and_refuses_leaks():
     features = fake_features(tracks_per_genre=10)
     fit_rows, val_rows, test_rows = split_rows(features, ("8", "9"))
     result = train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, val_rows, test_rows,
-                             epochs=8, batch_size=8)
+                             config=TrainingConfig(epochs=8, batch_size=8))
     assert result.test_probabilities.shape == (len(test_rows), 3)
     assert result.val_probabilities.shape == (len(val_rows), 3)
     predicted = result.test_probabilities.argmax(axis=1)
@@ -239,16 +240,17 @@ def test_train_and_score_scores_and_refuses_leaks():
     summary = training_table({"a": result, "b": train})
     assert list(summary.index) == ["a", "b"]
     assert summary.loc["a", "best epoch"] == train.best_epoch == summary.loc["b", "best epoch"]
-    assert summary.loc["a", "validation accuracy"] == round(train.best_val_accuracy, 3)
+    assert summary.loc["a", "tune accuracy"] == round(train.best_val_accuracy, 3)
     row = result.as_result("cnn", "synthetic", "track 20 %", chapter="06")
     assert row["accuracy"] == result.accuracy and row["train_seconds"] == train.seconds
     with pytest.raises(DataError, match="also appear in the training rows"):
         train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, val_rows,
-                        np.r_[test_rows, fit_rows[:1]], epochs=1)
+                        np.r_[test_rows, fit_rows[:1]], config=TrainingConfig(epochs=1))
     leaky = train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, val_rows,
-                            np.r_[test_rows, fit_rows[:1]], epochs=1, allow_shared_tracks=True)
+                            np.r_[test_rows, fit_rows[:1]], config=TrainingConfig(epochs=1), allow_shared_tracks=True)
     assert leaky.record["shared_tracks"] == 1
-    final = train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, val_rows, [], epochs=1)
+    final = train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, val_rows, [],
+                            config=TrainingConfig(epochs=1))
     assert np.isnan(final.accuracy) and final.record["test_tracks"] == 0
     with pytest.raises(ParameterError, match="fit and validation rows"):
         train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, [], test_rows)
@@ -258,17 +260,43 @@ def test_train_and_score_builds_under_the_requested_policy():
     features = fake_features(tracks_per_genre=4, segments=2)
     fit_rows, val_rows, test_rows = split_rows(features, ("3",))
     result = train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, val_rows, test_rows,
-                             epochs=1, patience=None, precision="mixed_bfloat16")
+                             config=TrainingConfig(epochs=1, patience=None), precision="mixed_bfloat16")
     assert {layer.dtype_policy.name for layer in result.model.layers if layer.weights} == {"mixed_bfloat16", "float32"}
     assert result.test_probabilities.dtype == np.float32
 
 
-def test_load_training_data_splits_by_track():
-    features = fake_features(tracks_per_genre=8)
+def test_load_training_data_reads_the_committed_split_roles():
+    from helpers.config import GENRES
+    from helpers.splits import read_fold_table
+    from tools.folds import gtzan_mini_tracks
+
+    base = fake_features(n_genres=10, tracks_per_genre=10, segments=2, frames=4)
+    ids = np.repeat(gtzan_mini_tracks()[0], 2)  # mini GTZAN's track ids, in genre order like the labels
+    features = FakeFeatures(base.X, base.labels, ids, tuple(GENRES))
     features.flavour = "synthetic"
-    data = load_training_data(seed=1, features=features)
+    data = load_training_data(features=features)
     summary = data.summary()
-    assert list(summary.index) == ["fit", "validation", "test"]
-    assert summary["segments"].sum() == len(features.X) and summary.loc["test", "tracks"] == 6  # 25 % of 24
-    assert sorted(np.r_[data.fit_rows, data.val_rows]) == sorted(data.train_rows)
+    assert list(summary.index) == ["fit", "tune", "select", "test"]
+    assert summary["tracks"].tolist() == [45, 15, 15, 25]
+    committed = read_fold_table("gtzan_mini_split").set_index("item")["role"]
+    for role, rows in (("fit", data.fit_rows), ("tune", data.tune_rows), ("select", data.select_rows),
+                       ("test", data.test_rows)):
+        assert set(committed[sorted(set(ids[rows]))]) == {role}
+    assert sorted(data.train_rows) == sorted(np.r_[data.fit_rows, data.tune_rows, data.select_rows])
     assert data.data == "synthetic GTZAN" and data.split == "track-grouped 25 % test"
+    assert "committed" in data.source
+
+
+def test_train_and_score_scores_selection_rows_and_refuses_them_in_training():
+    features = fake_features(tracks_per_genre=6, segments=2)
+    fit_rows, val_rows, _ = split_rows(features, ("5",))
+    select_rows = np.flatnonzero(np.isin(features.track_ids, ["g0.00005", "g1.00005"]))
+    test_rows = np.flatnonzero(features.track_ids == "g2.00005")
+    result = train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, val_rows, test_rows,
+                             select_rows=select_rows, config=TrainingConfig(epochs=1, patience=None))
+    assert result.record["select_tracks"] == 2 and 0 <= result.select_track_accuracy <= 1
+    assert result.select_probabilities.shape == (len(select_rows), 3)
+    assert "select track vote" in training_table({"run": result}).columns
+    with pytest.raises(DataError, match="selection track"):
+        train_and_score(lambda: tiny_cnn(features.X.shape[1:], 3), features, fit_rows, val_rows, test_rows,
+                        select_rows=fit_rows[:2], config=TrainingConfig(epochs=1, patience=None))

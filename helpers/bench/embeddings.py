@@ -7,9 +7,10 @@ Explained in chapter 10, *Transfer learning* (``chapters/10_transfer_learning.ip
 
 On the same clips it times
 
-1. **start-up**: importing TensorFlow and building musicnn with its weights (once per process);
+1. **start-up**: loading the NumPy musicnn network's weights (once per process; no TensorFlow);
 2. **cold**: :func:`helpers.embeddings.extract_embeddings` into an empty temporary cache folder
-   (every clip loaded, its log-mel patches computed by ``n_jobs`` workers, the network run on them);
+   (every clip through the one embedding path, :func:`helpers.musicnn.clip_embeddings`, on
+   ``n_jobs`` workers);
 3. **cached**: the same call again, reading the cache file; the median of 5 reads, since one read
    takes milliseconds.
 
@@ -29,19 +30,11 @@ import sys
 import tempfile
 import time
 
+from helpers.bench import clip_benchmark_arguments, parse_clip_benchmark_arguments
+
 TARGET_COLD_S = 90.0  #: for the 100 mini clips on 2 cores
 TARGET_CACHED = 50.0
 CACHED_REPEATS = 5
-
-
-def _spread(table, limit):
-    """At most ``limit`` clips, spread evenly over the genres (first clips of each genre)."""
-    if limit is None or limit >= len(table):
-        return table
-    per_genre = max(1, limit // table["genre"].nunique())
-    picked = table.groupby("genre", sort=False).head(per_genre).head(limit)
-    picked.attrs.update(table.attrs)
-    return picked
 
 
 def run_benchmark(table, n_jobs: int = 2, limit: int | None = None, model: str = "msd") -> dict:
@@ -57,14 +50,13 @@ def run_benchmark(table, n_jobs: int = 2, limit: int | None = None, model: str =
     """
     import numpy as np
 
-    from helpers.backend import import_tensorflow
+    from helpers.datasets.gtzan import spread_over_genres
     from helpers.embeddings import extract_embeddings
-    from helpers.musicnn import load_musicnn
+    from helpers.musicnn import musicnn_numpy
 
-    table = _spread(table, limit)
+    table = spread_over_genres(table, limit)
     start = time.perf_counter()
-    import_tensorflow()
-    load_musicnn(model)
+    musicnn_numpy(model)
     startup_s = time.perf_counter() - start
     cache_dir = tempfile.mkdtemp(prefix="bench-embeddings-")
     try:
@@ -107,7 +99,7 @@ def format_report(result: dict) -> str:
         f"{result['flavour']} GTZAN ({result['patches']} patches of 3 s), {result['cpu_count']} CPU core(s), "
         f"n_jobs={result['n_jobs']}",
         f"  {'path':<36}{'seconds':>9}{'clips/s':>10}",
-        f"  {'start-up (TensorFlow + weights)':<36}{result['startup_s']:>9.2f}",
+        f"  {'start-up (NumPy network weights)':<36}{result['startup_s']:>9.2f}",
         f"  {'cold (empty cache)':<36}{result['cold_s']:>9.2f}{result['cold_clips_per_s']:>10.2f}",
         f"  {'cached (median of 5 reads)':<36}{result['cached_s']:>9.3f}{result['cached_clips_per_s']:>10.0f}",
         f"  cold: {result['cold_s']:.1f} s (target <= {cold_target:.0f} s, i.e. {TARGET_COLD_S:.0f} s per 100 "
@@ -127,17 +119,9 @@ def main(argv=None) -> int:
     """Command-line entry point: ``python -m helpers.bench embeddings [--limit N] [--n-jobs J]``."""
     parser = argparse.ArgumentParser(prog="python -m helpers.bench embeddings",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--limit", type=int, default=None, help="use at most N clips (spread over genres)")
-    parser.add_argument("--n-jobs", type=int, default=2, help="workers of the per-track loop (default 2)")
-    parser.add_argument("--model", choices=["msd", "mtt"], default="msd", help="musicnn variant")
-    parser.add_argument("--flavour", choices=["full", "mini", "synthetic"], help="GTZAN flavour")
-    parser.add_argument("--json", help="also write the numbers to this JSON file")
-    parser.add_argument("--strict", action="store_true", help="exit with 1 when a target is not met")
-    args = parser.parse_args(argv)
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be at least 1")
-    if args.n_jobs == 0 or args.n_jobs < -1:
-        parser.error("--n-jobs must be -1 or a positive number")
+    clip_benchmark_arguments(parser, "the per-track loop", extra=[lambda p: p.add_argument(
+        "--model", choices=["msd", "mtt"], default="msd", help="musicnn variant")])
+    args = parse_clip_benchmark_arguments(parser, argv)
 
     from helpers.datasets import load_gtzan
 

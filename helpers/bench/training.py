@@ -41,91 +41,21 @@ import time
 
 from helpers.config import DEFAULT_SEED
 from helpers.errors import ParameterError
+from helpers.training_speed import (
+    MODELS,
+    book_policy,
+    model_builder,
+    random_segments,
+    speed_steps,
+    time_book,
+    time_naive,
+)
 
 #: Targets for 60 epochs on 2 CPU cores, in seconds (the issue "Reproducibility and speed").
 TARGETS_60 = {"cnn": 120.0, "lstm": 300.0}
-MODELS = ("cnn", "lstm")
 
 
-def _builder(name: str, frames: int, coefficients: int):
-    from helpers.models.mfcc import build_report_cnn, build_report_lstm
-
-    if name == "cnn":
-        return lambda: build_report_cnn((frames, coefficients, 1))
-    if name == "lstm":
-        return lambda: build_report_lstm((frames, coefficients))
-    raise ParameterError(f"unknown model {name!r}; choose from {MODELS}")
-
-
-def _random_segments(samples: int, val_samples: int, frames: int, coefficients: int, seed: int):
-    """Random training and validation segments with 10 classes: only their shape matters for timing."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(samples, frames, coefficients)).astype("float32")
-    y = rng.integers(0, 10, samples)
-    X_val = rng.normal(size=(val_samples, frames, coefficients)).astype("float32")
-    y_val = rng.integers(0, 10, val_samples)
-    return X, y, X_val, y_val
-
-
-def time_naive(build, X, y, X_val, y_val, epochs: int, seed: int) -> list[float]:
-    """The report's way: ``model.fit`` on NumPy arrays, batch 32, quiet. Returns seconds per epoch.
-
-    Explained in chapter *A CNN on MFCCs*.
-    """
-    import keras
-
-    from helpers import set_seed
-    from helpers.backend import native_stderr_silenced
-    from helpers.training import compile_model, epoch_timer, with_channel_axis
-
-    keras.backend.clear_session()
-    set_seed(seed, with_tensorflow=True)
-    model = build()
-    compile_model(model, 1e-3)
-    timer = epoch_timer()
-    with native_stderr_silenced():  # Keras' NumPy adapter makes TensorFlow's C++ core log harmless lines
-        model.fit(with_channel_axis(model, X), y, validation_data=(with_channel_axis(model, X_val), y_val),
-                  epochs=epochs, batch_size=32, callbacks=[timer], verbose=0)
-    return timer.seconds
-
-
-def book_policy(name: str, precision: str = "auto") -> str:
-    """The dtype policy the book's way uses for model ``name`` (chapter *A CNN on MFCCs*).
-
-    ``precision`` resolved by :func:`helpers.backend.resolve_policy`, except that the LSTM stays
-    in ``float32`` on a CPU (``mixed_bfloat16`` makes it slower there; see the module docstring).
-    """
-    from helpers.backend import resolve_policy
-
-    policy = resolve_policy(precision)
-    if name == "lstm" and precision == "auto" and policy == "mixed_bfloat16":
-        return "float32"
-    return policy
-
-
-def time_book(build, X, y, X_val, y_val, epochs: int, batch_size: int, seed: int,
-              precision: str = "float32") -> list[float]:
-    """The book's way: :func:`helpers.training.fit_model` (tf.data, larger batch, ``precision``).
-
-    Explained in chapter *A CNN on MFCCs*. Returns seconds per epoch.
-    """
-    import keras
-
-    from helpers import set_seed
-    from helpers.backend import dtype_policy
-    from helpers.training import fit_model
-
-    keras.backend.clear_session()
-    set_seed(seed, with_tensorflow=True)
-    with dtype_policy(precision):
-        model = build()
-    result = fit_model(model, X, y, X_val, y_val, epochs=epochs, batch_size=batch_size, patience=None, seed=seed)
-    return result.epoch_seconds
-
-
-def run_benchmark(models=MODELS, epochs: int = 60, samples: int = 3750, val_samples: int = 750,
+def run_benchmark(models=MODELS, epochs: int = 60, samples: int = 3750, val_samples: int = 750,  # noqa: PLR0913 (issue 27: split when next touched)
                   frames: int = 259, coefficients: int = 13, batch_size: int = 128, seed: int = DEFAULT_SEED,
                   precision: str = "auto") -> dict:
     """Time the naive and the book's training of each model on random data of the given shape.
@@ -139,7 +69,6 @@ def run_benchmark(models=MODELS, epochs: int = 60, samples: int = 3750, val_samp
         dtype policy of the book's way (``book_policy``), the epoch times of both ways, their
         medians, totals and the ratios naive / book.
     """
-
     from helpers.backend import import_tensorflow
 
     for name in models:
@@ -148,11 +77,11 @@ def run_benchmark(models=MODELS, epochs: int = 60, samples: int = 3750, val_samp
     if epochs < 1 or samples < 1 or val_samples < 1 or batch_size < 1:
         raise ParameterError("epochs, samples, val_samples and batch_size must be positive")
     import_tensorflow()
-    X, y, X_val, y_val = _random_segments(samples, val_samples, frames, coefficients, seed)
+    X, y, X_val, y_val = random_segments(samples, val_samples, frames, coefficients, seed)
     result = {"epochs": epochs, "samples": samples, "val_samples": val_samples, "frames": frames,
               "coefficients": coefficients, "batch_size": batch_size, "cpu_count": os.cpu_count(), "models": {}}
     for name in models:
-        build = _builder(name, frames, coefficients)
+        build = model_builder(name, frames, coefficients)
         naive = time_naive(build, X, y, X_val, y_val, epochs, seed)
         policy = book_policy(name, precision)
         book = time_book(build, X, y, X_val, y_val, epochs, batch_size, seed, precision=policy)
@@ -166,44 +95,6 @@ def run_benchmark(models=MODELS, epochs: int = 60, samples: int = 3750, val_samp
         entry["target_met"] = entry["book_total_s"] <= entry["target_s"]
         result["models"][name] = entry
     return result
-
-
-def speed_steps(epochs: int = 3, samples: int = 1000, val_samples: int = 200, frames: int = 259,
-                coefficients: int = 13, batch_size: int = 128, seed: int = DEFAULT_SEED):
-    """The report's CNN timed one change at a time, for chapter *A CNN on MFCCs* (a quick look).
-
-    Three runs of ``epochs`` epochs on the same random data of full-GTZAN segment shape: the naive
-    way (``model.fit`` on NumPy arrays, batch 32, float32), the ``tf.data`` pipeline with batch
-    ``batch_size`` in float32, and the same with mixed precision where the processor computes it
-    natively (:func:`helpers.backend.fast_dtype_policy`; float32 again elsewhere).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per way: ``way``, ``dtype policy``, ``batch``, ``s / epoch`` (median after the
-        first epoch, which includes tracing) and ``speed-up`` against the naive way.
-    """
-    import pandas as pd
-
-    from helpers.backend import fast_dtype_policy, import_tensorflow
-
-    if epochs < 2:
-        raise ParameterError("speed_steps needs at least 2 epochs (the first one includes tracing)")
-    import_tensorflow()
-    X, y, X_val, y_val = _random_segments(samples, val_samples, frames, coefficients, seed)
-    build = _builder("cnn", frames, coefficients)
-    fast = fast_dtype_policy()
-    runs = [
-        ("model.fit(numpy)", "float32", 32, time_naive(build, X, y, X_val, y_val, epochs, seed)),
-        ("tf.data pipeline", "float32", batch_size,
-         time_book(build, X, y, X_val, y_val, epochs, batch_size, seed, precision="float32")),
-        ("tf.data + mixed precision", fast, batch_size,
-         time_book(build, X, y, X_val, y_val, epochs, batch_size, seed, precision=fast)),
-    ]
-    table = pd.DataFrame([{"way": way, "dtype policy": policy, "batch": batch,
-                           "s / epoch": statistics.median(times[1:])} for way, policy, batch, times in runs])
-    table["speed-up"] = table["s / epoch"].iloc[0] / table["s / epoch"]
-    return table
 
 
 def format_report(result: dict) -> str:
@@ -260,6 +151,10 @@ def main(argv=None) -> int:
     if args.strict and not all(entry["target_met"] for entry in result["models"].values()):
         return 1
     return 0
+
+
+__all__ = ["MODELS", "TARGETS_60", "book_policy", "format_report", "main", "run_benchmark", "speed_steps",
+           "time_book", "time_naive"]
 
 
 if __name__ == "__main__":

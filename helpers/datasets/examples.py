@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.config import SAMPLE_RATE, data_home
+from helpers.config import SAMPLE_RATE, data_home, scratch_home
+from helpers.errors import DataError
 from helpers.files import atomic_path
 
 #: Which synthetic genre stands in for each example when offline (rough character of the recording).
@@ -73,18 +74,37 @@ def example_recording(name: str) -> str:
 
 
 def _stand_in(name: str) -> Path:
-    """Write (once, atomically) and return the synthetic stand-in for ``name``."""
+    """Write (once, atomically) and return the synthetic stand-in for ``name``.
+
+    It is written under :func:`helpers.config.data_home`; where that folder cannot be written, in
+    :func:`helpers.config.scratch_home`, with a printed notice (a one-line :class:`DataError` if
+    neither can).
+    """
     import soundfile as sf
 
     from helpers import synth
 
-    folder = data_home() / "librosa_stand_ins"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.wav"
-    if not path.is_file():
-        seed = sum(map(ord, name))
-        y = synth.synth_clip(STAND_IN_GENRE[name], seconds=STAND_IN_SECONDS.get(name, 30.0),
-                             rng=np.random.default_rng(seed))
+    for home in (data_home(create=False), scratch_home(create=False)):
+        if (home / "librosa_stand_ins" / f"{name}.wav").is_file():
+            return home / "librosa_stand_ins" / f"{name}.wav"
+    seed = sum(map(ord, name))
+    y = synth.synth_clip(STAND_IN_GENRE[name], seconds=STAND_IN_SECONDS.get(name, 30.0),
+                         rng=np.random.default_rng(seed))
+
+    def write(folder: Path) -> Path:
+        path = folder / "librosa_stand_ins" / f"{name}.wav"
         with atomic_path(path, suffix=".wav") as tmp:
             sf.write(tmp, y, SAMPLE_RATE, subtype="PCM_16")
-    return path
+        return path
+
+    try:
+        return write(data_home())
+    except (OSError, DataError) as error:
+        scratch = scratch_home()
+        print(f"NOTICE: the data folder {data_home(create=False)} cannot be written "
+              f"({getattr(error, 'strerror', None) or error}); the stand-in is written to {scratch} instead.")
+        try:
+            return write(scratch)
+        except OSError as again:
+            raise DataError(f"the stand-in for {name!r} cannot be written to {scratch} either "
+                            f"({again.strerror or again}); set BOOK_DATA_DIR to a writable folder") from None

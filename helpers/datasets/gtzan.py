@@ -9,9 +9,11 @@ this module imports ``remote``, never the other way round.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 import warnings
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from helpers.audio import check_clip, scan_clips
 from helpers.config import GENRES, SAMPLE_RATE, data_home
 from helpers.datasets import remote
 from helpers.errors import DataError, ParameterError
+from helpers.files import atomic_path
 
 FLAVOURS = ("full", "mini", "synthetic")
 
@@ -73,12 +76,14 @@ def default_flavour() -> str:
     return "mini"
 
 
-def find_genre_root(root: str | os.PathLike) -> Path:
+def find_genre_root(root: str | os.PathLike, warn: bool = True) -> Path:
     """Return the folder that holds the ten genre folders below ``root``.
 
     Accepts both common layouts: ``genres/<genre>/<genre>.000NN.au|wav`` (the original archive,
     Hugging Face ``marsyas/gtzan``, mirdata's mini subset) and Kaggle's
     ``Data/genres_original/<genre>/...``; ``root`` may also be the genre folder's parent itself.
+    Where several of these hold genre folders (``genres/`` and ``Data/genres_original/`` both),
+    the first in that order is used and, with ``warn``, a warning names it and the others.
 
     Raises
     ------
@@ -87,20 +92,60 @@ def find_genre_root(root: str | os.PathLike) -> Path:
     """
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise DataError(f"GTZAN folder {root} does not exist or is not a folder")
+        raise DataError(f"GTZAN folder {shown(root)} does not exist or is not a folder")
     candidates = [root, root / "genres", root / "genres_original", root / "Data" / "genres_original"]
-    candidates += sorted(p for p in root.glob("*/genres") if p.is_dir())
-    candidates += sorted(p for p in root.glob("*/genres_original") if p.is_dir())
+    try:
+        candidates += sorted(p for p in root.glob("*/genres") if p.is_dir())
+        candidates += sorted(p for p in root.glob("*/genres_original") if p.is_dir())
+    except OSError as error:
+        raise DataError(f"GTZAN folder {shown(root)} cannot be read ({error.strerror or error})") from None
+    found = []
     for candidate in candidates:
-        if any((candidate / g).is_dir() for g in GENRES):
-            return candidate
-    raise DataError(
-        f"no GTZAN genre folders (blues/, classical/, ...) found in {root} "
-        "or its genres/ or genres_original/ subfolder"
-    )
+        if any((candidate / g).is_dir() for g in GENRES) and all(
+                candidate.resolve() != other.resolve() for other in found):
+            found.append(candidate)
+    if not found:
+        raise DataError(
+            f"no GTZAN genre folders (blues/, classical/, ...) found in {shown(root)} "
+            "or its genres/ or genres_original/ subfolder"
+        )
+    if warn and len(found) > 1:
+        warnings.warn(f"several folders below {shown(root)} hold GTZAN genre folders: using "
+                      f"{shown(found[0])}, not " + ", ".join(shown(f) for f in found[1:]),
+                      UserWarning, stacklevel=3)
+    return found[0]
 
 
-def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES,
+def shown(name) -> str:
+    """A file name as text that can always be printed: bytes that are not UTF-8 as ``\\xNN`` escapes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _not_a_file(path: Path) -> str:
+    """What a directory entry that is not a readable regular file is, in words."""
+    try:
+        if path.is_symlink():
+            try:
+                mode = path.stat().st_mode
+            except FileNotFoundError:
+                return "a dangling symbolic link"
+            except OSError as error:
+                if error.errno == errno.ELOOP:
+                    return "a symbolic link loop"
+                return f"a symbolic link that cannot be followed ({error.strerror})"
+            prefix = "a symbolic link to "
+        else:
+            mode = path.lstat().st_mode
+            prefix = ""
+    except OSError as error:
+        return f"cannot be inspected ({error.strerror or error})"
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    return prefix + (kind[2:] if prefix and kind.startswith("a ") else kind)
+
+
+def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES,  # noqa: C901 (issue 27: split when next touched)
                 skip_unreadable: bool = False) -> pd.DataFrame:
     """List the clips of a GTZAN folder as a tidy table.
 
@@ -126,14 +171,20 @@ def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES,
         (``"blues.00042"``) and ``index`` (the clip number; clips of one artist are contiguous
         in GTZAN, so ``index`` is the proxy for artist blocks). macOS ``._*`` files and other
         non-clip files are ignored. ``attrs['root']`` is the genre folder and
-        ``attrs['skipped']`` lists the dropped clips as ``'track_id: problem'``.
+        ``attrs['skipped']`` lists the dropped clips as ``'track_id: problem'``;
+        ``attrs['ignored']`` and ``attrs['not_files']`` the entries named in warnings (see Notes).
 
     Notes
     -----
     Clip names are matched case-insensitively (``Blues.00001.WAV`` is ``blues.00001``): the
     name is unambiguous. Files that look like audio but are named otherwise (``blues_00001.wav``,
-    ``song.mp3``) are not clips of the table: a warning names them (``attrs['ignored']``). Hidden
-    files (``.DS_Store``, macOS ``._*``) are ignored silently.
+    ``song.mp3``) are not clips of the table: a warning names them (``attrs['ignored']``).
+    Entries named like clips (or like audio) that are not readable regular files — dangling
+    symbolic links, symbolic link loops, FIFOs, devices, folders — are not clips either: a warning
+    names each and says what it is (``attrs['not_files']``). Hidden files (``.DS_Store``, macOS
+    ``._*``) are ignored silently. File names whose bytes are not UTF-8 are shown with ``\\xNN``
+    escapes; a GTZAN folder whose own path is not UTF-8 is refused with a :class:`DataError`
+    (its clip paths could not be stored as text).
 
     Raises
     ------
@@ -142,19 +193,30 @@ def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES,
         are the same clip (``blues.00001.wav`` and ``blues.00001.au``): naming the files.
     """
     genre_root = find_genre_root(root)
-    rows, ignored = [], []
+    if shown(genre_root) != str(genre_root):
+        raise DataError(f"GTZAN folder {shown(genre_root)} has a name that is not valid UTF-8 text (the "
+                        "\\x escapes above): rename it, or copy the clips to a folder with a UTF-8 name")
+    rows, ignored, not_files = [], [], []
     for label, genre in enumerate(genres):
         folder = genre_root / genre
         if not folder.is_dir():
             raise DataError(f"GTZAN genre folder {folder} is missing")
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as error:
+            raise DataError(f"GTZAN genre folder {folder} cannot be read ({error.strerror or error})") from None
         clips = {}
-        for path in sorted(folder.iterdir()):
-            if path.name.startswith(".") or not path.is_file():
+        for path in entries:
+            if path.name.startswith("."):
                 continue
             match = _CLIP_NAME.match(path.name)
+            if not _is_regular_file(path):
+                if match is not None or path.suffix.lower() in _AUDIO_SUFFIXES:
+                    not_files.append(f"{genre}/{shown(path.name)} ({_not_a_file(path)})")
+                continue
             if match is None:
                 if path.suffix.lower() in _AUDIO_SUFFIXES:
-                    ignored.append(f"{genre}/{path.name}")
+                    ignored.append(f"{genre}/{shown(path.name)}")
                 continue
             if match["genre"].lower() != genre:
                 raise DataError(f"{path} is named as genre {match['genre']!r} but lies in {folder}")
@@ -185,6 +247,10 @@ def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES,
     if ignored:
         warnings.warn(f"ignored {len(ignored)} file(s) in {genre_root} not named <genre>.000NN.wav/.au: "
                       + ", ".join(ignored), UserWarning, stacklevel=2)
+    if not_files:
+        warnings.warn(f"ignored {len(not_files)} entr{'y' if len(not_files) == 1 else 'ies'} in {genre_root} "
+                      "named like clips that are not readable files: " + ", ".join(not_files),
+                      UserWarning, stacklevel=2)
     if skip_unreadable:
         report = scan_clips(table, expect_sr=None, expect_mono=None)
         unreadable = report["sr"].isna() | report["problem"].str.contains("truncated|no audio samples")
@@ -197,19 +263,48 @@ def gtzan_table(root: str | os.PathLike, genres: tuple[str, ...] = GENRES,
     table.attrs["root"] = str(genre_root)
     table.attrs["skipped"] = skipped
     table.attrs["ignored"] = ignored
+    table.attrs["not_files"] = not_files
     return table
 
 
+def spread_over_genres(table: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """At most ``limit`` clips of a clip table, spread evenly over the genres (the first clips of each).
+
+    The benchmarks' quick runs (``--limit N``; chapter *From audio to features*). ``None`` or a
+    limit of at least the table's length keeps the whole table; ``attrs`` (the flavour) are kept.
+    """
+    if limit is None or limit >= len(table):
+        return table
+    per_genre = max(1, limit // table["genre"].nunique())
+    picked = table.groupby("genre", sort=False).head(per_genre).head(limit)
+    picked.attrs.update(table.attrs)
+    return picked
+
+
+def _is_regular_file(path: Path) -> bool:
+    """True for a regular file or a link to one (False for folders, FIFOs, devices, broken or looping links)."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
 def _recorded_faults(*folders: Path) -> list[str]:
-    """Track ids recorded as faults in a downloader's ``_complete.json`` (in or above the genre folder)."""
+    """Track ids recorded as faults in a downloader's ``_complete.json`` (in or above the genre folder).
+
+    A ``_complete.json`` that is not a valid record (not JSON, ``null``, ``{"faults": 5}``) is
+    treated as absent, with a warning naming it.
+    """
     for folder in folders:
         for candidate in (folder, folder.parent, folder.parent.parent):
             marker = candidate / "_complete.json"
             if marker.is_file():
-                try:
-                    return list(json.loads(marker.read_text()).get("faults", []))
-                except (OSError, ValueError):
+                record = remote.read_complete_marker(candidate)
+                if record is None:
+                    warnings.warn(f"{marker} is not a valid record of a verified download; ignored",
+                                  UserWarning, stacklevel=3)
                     return []
+                return list(record.get("faults", []))
     return []
 
 
@@ -275,7 +370,7 @@ def load_gtzan(
             "        Using SYNTHETIC GTZAN-layout clips instead: every number below is on synthetic "
             "data, not on real music."
         )
-        return load_gtzan("synthetic", skip_unreadable=skip_unreadable)
+        return load_gtzan("synthetic", skip_unreadable=skip_unreadable)  # a one-line DataError at worst
     table = gtzan_table(root, skip_unreadable=skip_unreadable)
     table.attrs["flavour"] = flavour
     return table
@@ -298,7 +393,7 @@ def generated_marker(root: str | os.PathLike) -> dict | None:
     root = Path(root).expanduser()
     folders = [root]
     try:
-        folders.append(find_genre_root(root).parent)
+        folders.append(find_genre_root(root, warn=False).parent)
     except DataError:
         pass
     marker = next((f / GENERATED_MARKER for f in folders if (f / GENERATED_MARKER).is_file()), None)
@@ -407,7 +502,9 @@ def fetch_gtzan(flavour: str, download: bool = True) -> Path:
     -------
     pathlib.Path
         ``data_home()/gtzan_<flavour>``, usable with :func:`gtzan_table`.
-        It holds ``_complete.json`` (source, hash, known faults).
+        It holds ``_complete.json`` (source, hash, known faults). A damaged record (not JSON,
+        ``null``, ``{"faults": 5}``) counts as absent: the folder is verified again and the record
+        rewritten if it passes; a folder that fails is set aside before a new download, never deleted.
 
     Raises
     ------
@@ -418,19 +515,20 @@ def fetch_gtzan(flavour: str, download: bool = True) -> Path:
     """
     if flavour not in ("mini", "full"):
         raise ParameterError(f"GTZAN flavour {flavour!r} cannot be downloaded; choose 'mini' or 'full'")
-    home = data_home()
-    target = home / f"gtzan_{flavour}"
-    if (target / "_complete.json").is_file():
+    target = data_home(create=False) / f"gtzan_{flavour}"
+    if remote.read_complete_marker(target) is not None:
+        return target
+    if _reverified(target, flavour):
         return target
     remote.ensure_download_allowed(f"GTZAN '{flavour}'", download)
+    home = data_home()  # created now, or a one-line DataError
     downloads = home / "downloads"
 
     if flavour == "mini":
         archive = remote.retrieve(MINI_URLS, MINI_HASH, "gtzan_mini.zip", downloads)
         known_hash = MINI_HASH
     else:
-        record = home / "gtzan_full.sha256.json"
-        recorded = json.loads(record.read_text())["sha256"] if record.is_file() else None
+        recorded = _recorded_full_hash(home / "gtzan_full.sha256.json")
         archive = remote.retrieve(FULL_URLS, f"sha256:{recorded}" if recorded else None,
                            "gtzan_genres.tar.gz", downloads)
         known_hash = recorded
@@ -446,9 +544,8 @@ def fetch_gtzan(flavour: str, download: bool = True) -> Path:
         remote.write_complete_marker(tmp, flavour=flavour, source=(MINI_URLS if flavour == "mini" else FULL_URLS)[0],
                          archive_hash=sha256, clips=report["clips"], faults=report["faults"])
         if flavour == "full" and known_hash is None:
-            record_tmp = home / "gtzan_full.sha256.json.part"
-            record_tmp.write_text(json.dumps({"file": FULL_URLS[0], "sha256": sha256}, indent=1))
-            record_tmp.replace(home / "gtzan_full.sha256.json")
+            with atomic_path(home / "gtzan_full.sha256.json") as record_tmp:
+                record_tmp.write_text(json.dumps({"file": FULL_URLS[0], "sha256": sha256}, indent=1))
 
     try:
         remote.atomic_folder(target, build)
@@ -457,3 +554,56 @@ def fetch_gtzan(flavour: str, download: bool = True) -> Path:
         raise
     archive.unlink(missing_ok=True)  # the verified folder is what we keep
     return target
+
+
+def _reverified(target: Path, flavour: str) -> bool:
+    """True if ``target`` has a damaged ``_complete.json`` but its content verifies (the record is rewritten).
+
+    A ``_complete.json`` that is not JSON, ``null`` or ``{"faults": 5}`` is treated as absent: the
+    folder's content is verified again (clip headers only, about a second for 1000 clips) and, if
+    it passes, a fresh record is written (where the folder is writable). A folder that fails is
+    left as it is, for :func:`fetch_gtzan` to download again (the folder is then set aside, not
+    deleted).
+    """
+    marker = target / "_complete.json"
+    if not (marker.exists() or marker.is_symlink()):
+        return False
+    try:
+        with warnings.catch_warnings():  # the damaged record is what is being replaced
+            warnings.filterwarnings("ignore", message=".*is not a valid record of a verified download")
+            report = verify_gtzan_content(target, **EXPECTED[flavour], allow_generated=False)
+    except DataError as error:
+        print(f"NOTICE: {marker} is not a valid record and {target} fails verification "
+              f"({str(error).splitlines()[0]}).")
+        return False
+    try:
+        with atomic_path(marker) as tmp:
+            tmp.write_text(json.dumps({"flavour": flavour, "source": "re-verified local folder",
+                                       "archive_hash": None, "clips": report["clips"],
+                                       "faults": report["faults"]}, indent=1))
+    except OSError as error:
+        warnings.warn(f"{marker} is not a valid record; {target} verified again, but the record cannot be "
+                      f"rewritten ({error.strerror or error})", UserWarning, stacklevel=3)
+    return True
+
+
+def _recorded_full_hash(record: Path) -> str | None:
+    """The SHA-256 of full GTZAN's archive recorded on first download, or None if none was recorded.
+
+    Raises
+    ------
+    DataError
+        If the record exists but is damaged: a pinned hash is never silently dropped.
+    """
+    if not record.is_file():
+        return None
+    try:
+        info = json.loads(record.read_text())
+        digest = info["sha256"]
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise DataError(f"{record} is damaged ({type(error).__name__}: {error}); delete it to accept the "
+                        "hash of the next download of full GTZAN") from None
+    if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise DataError(f"{record} does not hold a SHA-256 (64 hex digits); delete it to accept the hash "
+                        "of the next download of full GTZAN")
+    return digest

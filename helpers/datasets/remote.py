@@ -12,8 +12,11 @@ Guarantees
 * Every file is checked against a pinned hash (MD5 of mirdata's mini-GTZAN archive, SHA-256 of
   the split lists and of the Spotify table). A mismatch raises :class:`DataError` naming the file
   and both hashes; pooch downloads into a temporary file and deletes it, so nothing bad stays.
-  A *cached* file that fails its checksum is removed with a printed notice naming it, before the
-  download is tried again.
+* Nothing of the user's is deleted. A *cached* file that fails its checksum (edited, converted to
+  CRLF line ends, an old version) is named in a printed notice and kept: offline (or with
+  ``download=False``) it stays where it is, unused, and the notice says how to use it anyway; online
+  it stays in place until a fresh download has verified, and is then kept beside it as
+  ``<name>.failed-checksum-<first 12 hex digits of its hash>``.
 * Full GTZAN's archive hash cannot be pinned in advance (it was never published): the archive's
   *content* is verified instead (10 genres × 100 clips, readable headers, 22050 Hz mono, about
   30 s; ``jazz.00054`` may be unreadable and is recorded as a known fault), and its SHA-256 is
@@ -32,7 +35,10 @@ Guarantees
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import stat
 import tarfile
 import tempfile
 import time
@@ -40,8 +46,9 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-from helpers.config import data_home, download_timeout, offline
+from helpers.config import data_home, download_timeout, make_folder, offline
 from helpers.errors import DataError
+from helpers.files import atomic_path, set_aside
 
 _SPLIT_COMMIT = "07e855758f180ac8bdc0e3abebbde19277094681"
 _SPLIT_BASES = [
@@ -64,12 +71,20 @@ class DownloadError(OSError):
     """A dataset could not be downloaded (no network, downloads disabled, server error)."""
 
 
+def download_forbidden(download: bool = True) -> str | None:
+    """Why no download may happen now (``'download=False'`` or ``'BOOK_OFFLINE is set'``), or None."""
+    if not download:
+        return "download=False"
+    if offline():
+        return "BOOK_OFFLINE is set"
+    return None
+
+
 def ensure_download_allowed(what: str, download: bool) -> None:
     """Raise :class:`DownloadError` when ``download=False`` or ``$BOOK_OFFLINE`` forbids fetching ``what``."""
-    if not download:
-        raise DownloadError(f"{what} is not in the cache {data_home()} and download=False")
-    if offline():
-        raise DownloadError(f"{what} is not in the cache {data_home()} and BOOK_OFFLINE is set")
+    reason = download_forbidden(download)
+    if reason is not None:
+        raise DownloadError(f"{what} has no verified copy in the cache {data_home(create=False)} and {reason}")
 
 
 def retrieve(urls: list[str], known_hash: str | None, fname: str, folder: Path) -> Path:
@@ -96,7 +111,8 @@ def retrieve(urls: list[str], known_hash: str | None, fname: str, folder: Path) 
     Raises
     ------
     DataError
-        The file's hash does not match (the bad file is removed).
+        The downloaded file's hash does not match: the download is discarded (pooch downloads into
+        a temporary file), and a file already at ``folder / fname`` is left as it was.
     DownloadError
         No URL could be reached. A host that timed out or could not be reached is not asked again
         for the remaining URLs (each costs up to :func:`helpers.config.download_timeout`).
@@ -104,7 +120,7 @@ def retrieve(urls: list[str], known_hash: str | None, fname: str, folder: Path) 
     import pooch
     import requests
 
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder, "the download folder")  # a one-line DataError if it cannot be created
     try:
         import tqdm  # noqa: F401  - pooch draws its progress bar with tqdm
 
@@ -126,9 +142,8 @@ def retrieve(urls: list[str], known_hash: str | None, fname: str, folder: Path) 
         except ValueError as error:  # pooch: hash mismatch; the temporary download is deleted
             if "hash" not in str(error):
                 raise
-            (folder / fname).unlink(missing_ok=True)
             raise DataError(f"checksum mismatch for {folder / fname} downloaded from {url}: "
-                            f"{error} The file was removed.") from None
+                            f"{error} The download was discarded.") from None
         except (requests.exceptions.RequestException, OSError) as error:
             failures.append(f"{host}: {_reason(error)}")
             if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
@@ -153,27 +168,59 @@ def _reason(error: Exception) -> str:
 def atomic_folder(target: Path, build) -> Path:
     """Build a folder with ``build(tmp)`` in a hidden temporary folder, then rename it to ``target``.
 
-    ``target`` counts as complete only with its ``_complete.json``; leftovers of runs killed hard
-    (hidden ``.<name>-*`` folders older than six hours) are removed.
+    ``target`` counts as complete only with a valid ``_complete.json`` (:func:`read_complete_marker`);
+    a folder there without one (left by hand, or by an older version) is renamed aside
+    (:func:`helpers.files.set_aside`, with a printed notice), never deleted. Leftovers of runs
+    killed hard (hidden ``.<name>-*`` folders this function created, older than six hours) are removed.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     now = time.time()
-    for stale in target.parent.glob(f".{target.name}-*"):
-        if stale.is_dir() and now - stale.stat().st_mtime > 6 * 3600:
+    for stale in target.parent.glob(f".{glob_escape(target.name)}-*"):
+        if (re.fullmatch(rf"\.{re.escape(target.name)}-[A-Za-z0-9_]{{8}}", stale.name) and stale.is_dir()
+                and not stale.is_symlink() and now - stale.stat().st_mtime > 6 * 3600):
             shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         build(tmp)
-        if target.exists() and not (target / "_complete.json").is_file():
-            shutil.rmtree(target)  # an incomplete folder put there by hand or an old version
+        if (target.exists() or target.is_symlink()) and read_complete_marker(target) is None:
+            aside = set_aside(target)  # an incomplete folder put there by hand or an older version
+            print(f"NOTICE: {target} was not a complete download; it is kept as {aside} (delete it when "
+                  "you no longer need it).")
         try:
             tmp.rename(target)
         except OSError:
-            if not (target / "_complete.json").is_file():  # not a concurrent download that won
+            if read_complete_marker(target) is None:  # not a concurrent download that won
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters escaped, for :meth:`pathlib.Path.glob`."""
+    return re.sub(r"([*?[])", r"[\1]", name)
+
+
+def read_complete_marker(folder: Path) -> dict | None:
+    """The ``_complete.json`` record of a verified download in ``folder``, or None if absent or not valid.
+
+    Valid: a JSON object whose ``faults``, if present, is a list of track ids (strings). Anything
+    else (not JSON, ``null``, ``{"faults": 5}``, unreadable, not a regular file) counts as absent,
+    so the folder is verified again instead of trusted or crashed on.
+    """
+    marker = Path(folder) / "_complete.json"
+    try:
+        if not stat.S_ISREG(marker.stat().st_mode):
+            return None
+        record = json.loads(marker.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    faults = record.get("faults", [])
+    if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
+        return None
+    return record
 
 
 def extract_archive(archive: Path, destination: Path) -> None:
@@ -202,29 +249,97 @@ def extract_archive(archive: Path, destination: Path) -> None:
         raise DataError(f"archive {archive} is damaged or truncated: {error}") from None
 
 
-def cached(path: Path, known_hash: str) -> bool:
-    """True if ``path`` exists and matches its hash.
+def cached(path: Path, known_hash: str, download: bool = True, use_anyway: str = "") -> bool:
+    """True if ``path`` exists and matches its hash; a file that fails is reported and kept.
 
-    A cached file that fails its checksum (edited, truncated, an old version) is removed, with a
-    printed notice that names it, so that the caller downloads it again.
+    A cached file that fails its checksum (edited, converted to CRLF line ends, truncated, an old
+    version) is named in a printed notice with both hashes, and never deleted: with no download
+    possible (``download=False``, ``$BOOK_OFFLINE``) it stays in place, unused, and the notice says
+    so (and, with ``use_anyway``, how to use it anyway); otherwise the caller downloads a fresh copy
+    with :func:`refresh`, which replaces it only once the new one has verified.
+
+    Raises
+    ------
+    DataError
+        If ``path`` exists but is not a regular file (a folder, a FIFO, a device): it is not read
+        (reading a FIFO would wait forever) and nothing is downloaded over it.
     """
-    if not path.is_file():
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
         return False
+    except OSError as error:
+        raise DataError(f"the cached file {path} cannot be read ({error.strerror or error})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"the cached file {path} is not a regular file ({_kind(info.st_mode)}): remove it "
+                        "or put the real file there")
     import pooch
 
     alg, _, digest = known_hash.partition(":")
-    found = pooch.file_hash(str(path), alg=alg)
+    try:
+        found = pooch.file_hash(str(path), alg=alg)
+    except OSError as error:
+        raise DataError(f"the cached file {path} cannot be read ({error.strerror or error})") from None
     if found == digest:
         return True
-    path.unlink()
+    reason = download_forbidden(download)
+    if reason is None:
+        what_next = (f"it stays in place until a fresh download has verified, and is then kept as "
+                     f"{_aside_name(path, found).name}.")
+    else:
+        what_next = f"it is kept as it is and not used ({reason}, so no fresh copy can be downloaded)."
+        if use_anyway:
+            what_next += f" To use your copy anyway, set {use_anyway}."
     print(f"NOTICE: the cached file {path} failed its checksum (expected {alg} {digest[:12]}…, found "
-          f"{found[:12]}…); it was removed and will be downloaded again.")
+          f"{found[:12]}…); {what_next}")
     return False
+
+
+def refresh(urls: list[str], known_hash: str, path: Path) -> Path:
+    """Download ``path`` again (see :func:`retrieve`); a copy that failed its checksum is kept aside.
+
+    The old file stays in place until the new download has verified (pooch downloads into a
+    temporary file and renames it over ``path`` only then); it is kept as
+    ``<name>.failed-checksum-<hash prefix>``, beside it. If the download fails, nothing changes.
+    """
+    aside = None
+    if path.is_file():
+        import pooch
+
+        aside = _aside_name(path, pooch.file_hash(str(path), alg=known_hash.partition(":")[0]))
+        if aside.exists():
+            aside = None  # the same content is already kept aside
+        else:
+            try:
+                os.link(path, aside)  # a second name for the old content: costs no space, no copy
+            except OSError:
+                shutil.copy2(path, aside)
+    try:
+        return retrieve(urls, known_hash, path.name, path.parent)
+    except BaseException:
+        if aside is not None:
+            aside.unlink(missing_ok=True)  # the old file is still in place
+        raise
+
+
+def _aside_name(path: Path, digest: str) -> Path:
+    """Where :func:`refresh` keeps a cached file that failed its checksum."""
+    return path.with_name(f"{path.name}.failed-checksum-{digest[:12]}")
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def write_complete_marker(folder: Path, **info) -> None:
     """Write ``_complete.json`` (what :func:`atomic_folder` and the loaders take as "complete")."""
-    (folder / "_complete.json").write_text(json.dumps(info, indent=1))
+    with atomic_path(folder / "_complete.json") as tmp:
+        tmp.write_text(json.dumps(info, indent=1))
 
 
 def fetch_filtered_split(download: bool = True) -> Path:
@@ -238,13 +353,15 @@ def fetch_filtered_split(download: bool = True) -> Path:
     pathlib.Path
         ``data_home()/gtzan_split`` holding ``{train,valid,test}_filtered.txt``.
     """
-    folder = data_home() / "gtzan_split"
-    missing = [name for name, known in SPLIT_HASHES.items() if not cached(folder / name, known)]
+    folder = data_home(create=False) / "gtzan_split"
+    missing = [name for name, known in SPLIT_HASHES.items()
+               if not cached(folder / name, known, download, use_anyway=f"GTZAN_SPLIT_DIR={folder}")]
     if not missing:
         return folder
     ensure_download_allowed("the fault-filtered GTZAN split", download)
+    data_home()  # created (or a clear DataError) before the first download
     for name in missing:  # pooch writes each file atomically
-        retrieve([base + name for base in _SPLIT_BASES], SPLIT_HASHES[name], name, folder)
+        refresh([base + name for base in _SPLIT_BASES], SPLIT_HASHES[name], folder / name)
     return folder
 
 
@@ -258,22 +375,25 @@ def fetch_spotify(download: bool = True) -> Path:
     pathlib.Path
         ``data_home()/spotify/spotify_songs.csv``.
     """
-    folder = data_home() / "spotify"
-    path = folder / "spotify_songs.csv"
-    if cached(path, SPOTIFY_HASH):
+    path = data_home(create=False) / "spotify" / "spotify_songs.csv"
+    if cached(path, SPOTIFY_HASH, download, use_anyway=f"SPOTIFY_CSV={path}"):
         return path
     ensure_download_allowed("the Spotify songs table", download)
-    return retrieve(SPOTIFY_URLS, SPOTIFY_HASH, "spotify_songs.csv", folder)
+    data_home()  # created (or a clear DataError) before the download
+    return refresh(SPOTIFY_URLS, SPOTIFY_HASH, path)
 
 
 __all__ = [
     "DownloadError",
     "atomic_folder",
     "cached",
+    "download_forbidden",
     "ensure_download_allowed",
     "extract_archive",
     "fetch_filtered_split",
     "fetch_spotify",
+    "read_complete_marker",
+    "refresh",
     "retrieve",
     "write_complete_marker",
 ]

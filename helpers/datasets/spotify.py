@@ -6,10 +6,11 @@ Explained in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipyn
 from __future__ import annotations
 
 import os
+import stat
 
 import pandas as pd
 
-from helpers.errors import DataError
+from helpers.errors import DataError, require_columns
 
 #: The 12 numeric audio features of Spotify's API used by the report.
 AUDIO_FEATURES: tuple[str, ...] = (
@@ -36,12 +37,22 @@ def read_spotify_csv(path: str | os.PathLike) -> pd.DataFrame:
     Raises
     ------
     DataError
-        If the path is missing or a folder, the file is unreadable (as a file or as CSV), lacks a
+        If the path is missing, a folder or any other non-regular file (a FIFO, a device, a socket:
+        never opened, so nothing blocks), the file is unreadable (as a file or as CSV), lacks a
         required column (named), or holds a non-numeric value in an audio feature column (naming
         the column, the value and its row).
     """
-    if os.path.isdir(path):
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise DataError(f"Spotify table {path} does not exist") from None
+    except OSError as error:
+        raise DataError(f"Spotify table {path} cannot be read ({error.strerror or error})") from None
+    if stat.S_ISDIR(mode):
         raise DataError(f"Spotify table {path} is a folder, not a CSV file (check $SPOTIFY_CSV)")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise DataError(f"Spotify table {path} is {kind}, not a regular CSV file (check $SPOTIFY_CSV)")
     try:
         table = pd.read_csv(path)
     except FileNotFoundError:
@@ -50,9 +61,7 @@ def read_spotify_csv(path: str | os.PathLike) -> pd.DataFrame:
         raise DataError(f"Spotify table {path} is not a readable CSV: {error}") from None
     except OSError as error:
         raise DataError(f"Spotify table {path} cannot be read ({error.strerror or error})") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
-    if missing:
-        raise DataError(f"Spotify table {path} lacks the column(s) {missing}")
+    require_columns(table, REQUIRED_COLUMNS, f"Spotify table {path}")
     for column in AUDIO_FEATURES:
         if not pd.api.types.is_numeric_dtype(table[column]):
             numbers = pd.to_numeric(table[column], errors="coerce")

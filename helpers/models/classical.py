@@ -10,7 +10,9 @@ The classifier follows the interface :func:`helpers.training.train_and_score` ex
 model, so that it is trained and scored on exactly the folds the networks use:
 
 - ``build_statistics_classifier()`` returns an untrained :class:`StatisticsClassifier`;
-- ``fit_statistics_classifier`` is the matching ``fit_fn`` (it ignores epochs and batch sizes);
+- :func:`fit_linear_classifier` is the matching ``fit_fn``: its one inner decision is ``C``, chosen
+  on the tune rows (the rows that stop a network early), so it learns from exactly the tracks a
+  network does (epochs and batch sizes are ignored);
 - calling the trained classifier on segments returns class probabilities, like a Keras model.
 
 Its weights are plain arrays (:meth:`StatisticsClassifier.to_dict`): they can be stored as JSON,
@@ -20,7 +22,7 @@ never as a pickle.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -30,10 +32,12 @@ from helpers.errors import DataError, ParameterError
 #: The statistics computed per MFCC coefficient, in the order of :func:`segment_statistics`' columns.
 STATISTICS = ("mean", "std", "delta_std")
 
+#: The values of ``C`` every linear model of the book chooses from on its tune tracks.
+C_VALUES = (0.01, 0.1, 1.0)
+
 
 def segment_statistics(X) -> np.ndarray:
-    """Summarise each segment's frames: per coefficient the mean, the standard deviation and the
-    standard deviation of the frame-to-frame change.
+    """Summarise each segment's frames: per coefficient the mean, the standard deviation and the standard deviation of the frame-to-frame change.
 
     Explained in chapter *Evaluation*. The mean describes the average timbre, the standard
     deviation how much it varies, and the spread of the first difference how fast it changes (a
@@ -125,6 +129,10 @@ class LogisticClassifier:
         """Same as :meth:`predict_proba`, so that it can stand where a Keras model is called."""
         return self.predict_proba(X)
 
+    def settings(self) -> list[dict]:
+        """The settings :func:`fit_linear_classifier` chooses between on the tune rows: ``C`` in :data:`C_VALUES`."""
+        return [{"C": C} for C in C_VALUES]
+
     def to_dict(self) -> dict:
         """The fitted parameters as plain lists (JSON-ready): scaler mean/scale, coefficients, intercepts."""
         if self.pipeline is None:
@@ -155,25 +163,59 @@ class StatisticsClassifier(LogisticClassifier):
 
 
 def build_statistics_classifier(n_classes: int = 10, C: float = 1.0) -> StatisticsClassifier:
-    """A new, unfitted :class:`StatisticsClassifier` (a ``build_fn`` for :func:`helpers.evaluation.cross_validate`)."""
+    """A new, unfitted :class:`StatisticsClassifier` (a ``build_fn`` for :func:`helpers.evaluation.nested_cross_validate`)."""
     return StatisticsClassifier(n_classes=n_classes, C=C)
 
 
 @dataclass
 class ClassicalFit:
-    """What :func:`fit_statistics_classifier` returns: the fitted model and the time it took."""
+    """What :func:`fit_linear_classifier` returns: the fitted model, its time and its inner choice."""
 
-    model: StatisticsClassifier
+    model: LogisticClassifier
     seconds: float
     history: dict = field(default_factory=dict)
+    choice: str = ""
 
 
-def fit_statistics_classifier(model: StatisticsClassifier, X_fit, y_fit, X_val=None, y_val=None, **_ignored) -> ClassicalFit:
-    """The ``fit_fn`` for a :class:`StatisticsClassifier` in :func:`helpers.training.train_and_score`.
+def cross_entropy(labels, probabilities) -> float:
+    """Mean negative log-probability of the true classes (probabilities clipped at 1e-12)."""
+    probs = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None))))
 
-    Explained in chapter *Evaluation*. It fits on the fit rows only; the validation rows are not
-    needed (nothing stops early) and the networks' settings (epochs, batch size, ...) are ignored.
+
+def fit_linear_classifier(model: LogisticClassifier, X_fit, y_fit, X_val, y_val, config=None, *,
+                          seed=None) -> ClassicalFit:
+    """The ``fit_fn`` of the book's linear models in :func:`helpers.training.train_and_score`.
+
+    Explained in chapter *Evaluation*. Its one inner decision, like a network's early-stopping epoch,
+    is made on the tune rows: each of ``model.settings()`` (``C``; for the probe also the pooling) is
+    fitted on the fit rows, and the one with the lowest cross-entropy on the tune rows — the loss
+    early stopping watches — is kept (ties: the first).
+
+    Parameters
+    ----------
+    model : LogisticClassifier
+    X_fit, y_fit, X_val, y_val : arrays
+        Fit rows and tune rows (the tune rows choose the setting).
+    config, seed : optional
+        Not used: they keep the call of :func:`helpers.training.fit_model` (``fit_fn(model, X_fit, y_fit,
+        X_val, y_val, config, seed=seed)``). A network's training settings (a
+        ``helpers.training.TrainingConfig``: epochs, batch size, ...) have no meaning for a linear model,
+        and its fit (L-BFGS from zero weights) draws no random numbers.
+
+    Returns
+    -------
+    ClassicalFit
     """
+    if len(X_val) == 0:
+        raise ParameterError("fit_linear_classifier: no tune rows to choose the setting on")
     start = time.perf_counter()
-    model.fit(X_fit, y_fit)
-    return ClassicalFit(model, time.perf_counter() - start)
+    best, best_loss, chosen = None, np.inf, {}
+    for setting in model.settings():
+        candidate = replace(model, pipeline=None, **setting).fit(X_fit, y_fit)
+        loss = cross_entropy(y_val, candidate.predict_proba(X_val))
+        if loss < best_loss:
+            best, best_loss, chosen = candidate, loss, setting
+    return ClassicalFit(best, time.perf_counter() - start,
+                        choice=", ".join(f"{key} = {value}" for key, value in chosen.items()))

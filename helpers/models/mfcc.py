@@ -1,6 +1,6 @@
 """The report's networks on MFCC segments: a small 2D CNN (chapter 6) and a two-layer LSTM (chapter 7).
 
-Shown in chapters *A CNN on MFCCs* (``chapters/06_cnn.ipynb``) and *An LSTM on MFCC sequences*
+Explained in chapters *A CNN on MFCCs* (``chapters/06_cnn.ipynb``) and *An LSTM on MFCC sequences*
 (``chapters/07_lstm.ipynb``). Input: one 6 s segment = 259 frames × 13 MFCCs (the CNN adds a
 channel axis: 259 × 13 × 1). Every builder follows the book's one contract
 ``build_x(input_shape, n_classes=10, *, options...)`` and returns an *uncompiled* model
@@ -11,25 +11,16 @@ TensorFlow/Keras is imported only when a builder runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from helpers.errors import ParameterError
+from helpers.models.shapes import check_input_shape
 
 #: Input of one segment (frames, coefficients) with the book's feature settings (chapter 5).
 SEGMENT_SHAPE: tuple[int, int] = (259, 13)
 
 CNN_VARIANTS = ("report", "tutorial")
 RNN_CELLS = ("lstm", "gru")
-
-
-def check_input_shape(input_shape: Sequence[int], rank: int, what: str) -> tuple[int, ...]:
-    """``input_shape`` as a tuple of ``rank`` positive ints, or a :class:`ParameterError` naming ``what``."""
-    shape = tuple(int(s) for s in input_shape)
-    if len(shape) != rank or min(shape) < 1:
-        raise ParameterError(f"{what}: input_shape {tuple(input_shape)} must be {rank} positive sizes")
-    return shape
 
 
 def normalization_layer(mean, std, axis: int = -1):
@@ -68,7 +59,9 @@ def normalization_layer(mean, std, axis: int = -1):
 def conv_block(kernel=(3, 3), pool=(2, 2), *, padding="same", bn_momentum=0.99) -> list:
     """One convolutional block of the report's CNN: Conv2D 32 (ReLU) → MaxPooling2D stride 2 → BatchNormalization.
 
-    Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``). Returns the three layers as a
+    Notebook: chapters/06_cnn.ipynb
+
+    Explained in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``). Returns the three layers as a
     list, so that a ``keras.Sequential`` can ``add`` them and a functional model can call them in
     turn (the fusion model of chapter *Beyond* and the global-average-pooling CNN of chapter
     *Evaluation* reuse them through :func:`report_conv_blocks`).
@@ -92,7 +85,9 @@ def conv_block(kernel=(3, 3), pool=(2, 2), *, padding="same", bn_momentum=0.99) 
 def report_conv_blocks(variant="report", *, bn_momentum=0.99) -> list:
     """The report CNN's three convolutional blocks (:func:`conv_block`), as a list of nine layers.
 
-    Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``); see :func:`build_report_cnn`
+    Notebook: chapters/06_cnn.ipynb
+
+    Explained in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``); see :func:`build_report_cnn`
     for the two variants.
     """
     if variant not in CNN_VARIANTS:
@@ -110,7 +105,9 @@ def build_report_cnn(input_shape=(*SEGMENT_SHAPE, 1), n_classes=10, *, variant="
                      bn_momentum=0.99):
     """The report's CNN: 3 × [Conv2D 32 → MaxPool stride 2 → BatchNorm], Flatten, Dense 64, Dropout 0.3, softmax.
 
-    Shown in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``). Thirteen layers as the report
+    Notebook: chapters/06_cnn.ipynb
+
+    Explained in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``). Thirteen layers as the report
     counts them (plus an optional normalization layer in front). The report gives the blocks, a dense
     layer and the softmax; the dense layer's 64 units and the dropout of 0.3 are those of the tutorial
     whose code recipe the report followed (Velardo, *Deep Learning (for Audio) with Python*).
@@ -160,7 +157,9 @@ def build_report_cnn(input_shape=(*SEGMENT_SHAPE, 1), n_classes=10, *, variant="
 def build_report_lstm(input_shape=SEGMENT_SHAPE, n_classes=10, *, cell="lstm", units=64, normalization=None):
     """The report's recurrent network: RNN(64, sequences) → RNN(64) → Dense 64 ReLU → Dropout 0.3 → softmax.
 
-    Shown in chapter *An LSTM on MFCC sequences* (``chapters/07_lstm.ipynb``): the segment is read
+    Notebook: chapters/07_lstm.ipynb
+
+    Explained in chapter *An LSTM on MFCC sequences* (``chapters/07_lstm.ipynb``): the segment is read
     frame by frame (259 steps of 13 coefficients).
 
     Parameters
@@ -203,7 +202,9 @@ def build_report_lstm(input_shape=SEGMENT_SHAPE, n_classes=10, *, cell="lstm", u
 def build_gap_cnn(input_shape=(*SEGMENT_SHAPE, 1), n_classes=10):
     """The report's three convolution blocks, then global average pooling instead of Flatten.
 
-    Shown in chapter *Evaluation* (``chapters/08_evaluation.ipynb``): each of the 32 final feature
+    Notebook: chapters/08_evaluation.ipynb
+
+    Explained in chapter *Evaluation* (``chapters/08_evaluation.ipynb``): each of the 32 final feature
     maps is averaged over time and frequency (Lin, Chen & Yan 2013), so the dense layer sees 32
     numbers instead of 2,112. Returns an uncompiled ``keras.Sequential``.
     """

@@ -1,6 +1,6 @@
 """The report's networks on Spotify's audio features: a dense network, a 1D CNN, recurrent networks.
 
-Shown in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipynb``), which defines
+Explained in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipynb``), which defines
 :func:`build_dense`, :func:`build_cnn1d` and :func:`build_rnn` in its own cells.
 
 Every builder follows the package's contract ``build_x(input_shape, n_classes, *, options)`` and
@@ -15,12 +15,10 @@ outputs by :func:`helpers.backend.import_tensorflow`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from numbers import Integral
-
 from helpers.backend import import_tensorflow
 from helpers.config import SPOTIFY_GENRES
 from helpers.errors import ParameterError
+from helpers.models.shapes import check_input_shape
 
 import_tensorflow()
 
@@ -31,18 +29,12 @@ from keras import layers  # noqa: E402
 N_CLASSES = len(SPOTIFY_GENRES)
 
 
-def checked_shape(input_shape: int | Sequence[int], ndim: int, builder: str) -> tuple[int, ...]:
-    """``input_shape`` as a tuple of ``ndim`` positive ints, or a :class:`ParameterError` naming ``builder``."""
-    shape = (input_shape,) if isinstance(input_shape, Integral) else tuple(input_shape)
-    if len(shape) != ndim or not all(isinstance(n, Integral) and n >= 1 for n in shape):
-        raise ParameterError(f"{builder}: input_shape must be {ndim} positive int(s), got {input_shape!r}")
-    return tuple(int(n) for n in shape)
-
-
 def build_dense(input_shape, n_classes=N_CLASSES, *, hidden=(256, 128, 64), dropout=0.3):
     """A fully connected network on the feature vector (the book's first model; the report has none).
 
-    Shown in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipynb``). With
+    Notebook: chapters/01_spotify_baseline.ipynb
+
+    Explained in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipynb``). With
     ``dropout=0`` and wide layers it overfits within a few epochs — the chapter uses that to show
     learning curves.
 
@@ -62,7 +54,7 @@ def build_dense(input_shape, n_classes=N_CLASSES, *, hidden=(256, 128, 64), drop
     keras.Model
         Uncompiled; input ``(None, n_features)``, output ``(None, n_classes)``.
     """
-    shape = checked_shape(input_shape, 1, "build_dense")
+    shape = check_input_shape(input_shape, 1, "build_dense")
     if not hidden:
         raise ParameterError("build_dense: hidden needs at least one layer size")
     stack = [keras.Input(shape)]
@@ -77,7 +69,9 @@ def build_dense(input_shape, n_classes=N_CLASSES, *, hidden=(256, 128, 64), drop
 def build_cnn1d(input_shape, n_classes=N_CLASSES, *, filters=(32, 64), kernel_size=3, dense=128, dropout=0.3):
     """A 1D CNN over the features read as a sequence: Conv1D (+ MaxPooling1D) blocks, then dense.
 
-    Shown in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipynb``), with why
+    Notebook: chapters/01_spotify_baseline.ipynb
+
+    Explained in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipynb``), with why
     sliding one filter over unordered features is an odd fit.
 
     Parameters
@@ -100,7 +94,7 @@ def build_cnn1d(input_shape, n_classes=N_CLASSES, *, filters=(32, 64), kernel_si
     keras.Model
         Uncompiled; output ``(None, n_classes)``.
     """
-    steps, channels = checked_shape(input_shape, 2, "build_cnn1d")
+    steps, channels = check_input_shape(input_shape, 2, "build_cnn1d")
     if not filters:
         raise ParameterError("build_cnn1d: filters needs at least one convolution")
     stack = [keras.Input((steps, channels))]
@@ -120,7 +114,9 @@ def build_rnn(input_shape, n_classes=N_CLASSES, *, cell="lstm", units=64, bidire
               dropout=0.3):
     """A recurrent network (LSTM or GRU) reading the features one after another, then a dense head.
 
-    Shown in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipynb``). The
+    Notebook: chapters/01_spotify_baseline.ipynb
+
+    Explained in chapter *The Spotify baseline* (``chapters/01_spotify_baseline.ipynb``). The
     sequences are short (12 steps), so the recurrent layer is unrolled: faster on a CPU.
 
     Parameters
@@ -143,7 +139,7 @@ def build_rnn(input_shape, n_classes=N_CLASSES, *, cell="lstm", units=64, bidire
     keras.Model
         Uncompiled; output ``(None, n_classes)``.
     """
-    steps, channels = checked_shape(input_shape, 2, "build_rnn")
+    steps, channels = check_input_shape(input_shape, 2, "build_rnn")
     cells = {"lstm": layers.LSTM, "gru": layers.GRU}
     if cell not in cells:
         raise ParameterError(f"build_rnn: cell must be one of {sorted(cells)}, got {cell!r}")

@@ -1,12 +1,12 @@
-"""Models of chapter *Beyond*: MFCC + descriptor fusion and a log-mel spectrogram CNN.
+"""Networks on other inputs than the MFCC segments alone: MFCC + descriptor fusion, a descriptor MLP, a log-mel CNN.
 
 Explained in chapter *Beyond* (``chapters/09_beyond.ipynb``). TensorFlow/Keras is imported only
 when a builder runs.
 
 Early fusion in one array
 -------------------------
-:func:`helpers.evaluation.cross_validate` (the evaluation chapter's protocol) trains on one feature
-array. To run the two-branch fusion network under exactly that protocol, each row packs the
+:func:`helpers.evaluation.nested_cross_validate` (the evaluation chapter's protocol) trains a candidate on
+one feature array. To run the two-branch fusion network under exactly that protocol, each row packs the
 flattened MFCC segment and the track's descriptors side by side (:func:`pack_fusion_inputs`);
 the network's first layers cut the row apart again with built-in Keras layers (``Cropping1D``
 and ``Reshape``), so the saved model still loads in Keras' safe mode. Late fusion (a weighted mean
@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.errors import ParameterError
-from helpers.models.mfcc import SEGMENT_SHAPE, check_input_shape, report_conv_blocks
+from helpers.models.mfcc import SEGMENT_SHAPE, report_conv_blocks
+from helpers.models.shapes import check_input_shape
 
 #: Name of the layer that standardizes the descriptors inside the fusion and descriptor models.
 DESCRIPTOR_NORM = "descriptor_standardize"
@@ -59,7 +60,9 @@ def build_fusion_model(input_shape=(*SEGMENT_SHAPE, 1), n_classes=10, *, n_descr
                        dropout=0.3):
     """Early fusion: the report's CNN on MFCC segments + a dense branch on standardized descriptors.
 
-    Shown in chapter *Beyond* (``chapters/09_beyond.ipynb``; the report's future work). The model
+    Notebook: chapters/09_beyond.ipynb
+
+    Explained in chapter *Beyond* (``chapters/09_beyond.ipynb``; the report's future work). The model
     takes packed rows (:func:`pack_fusion_inputs`: the flattened MFCC segment, then the track's
     descriptors) and cuts them apart with ``Cropping1D`` and ``Reshape``. The MFCC branch is the
     report CNN's convolutional part (:func:`helpers.models.mfcc.report_conv_blocks`) and Dense 64;
@@ -143,7 +146,9 @@ def build_descriptor_mlp(input_shape=(38,), n_classes=10, *, units=64, dropout=0
 def build_logmel_cnn(input_shape=LOGMEL_SHAPE, n_classes=10, *, filters=(64, 64, 64), kernel=3, dropout=0.3):
     """A CNN on log-mel spectrogram segments that convolves along time (chapter *Beyond*).
 
-    Shown in chapter *Beyond* (``chapters/09_beyond.ipynb``). The 128 mel bands are the
+    Notebook: chapters/09_beyond.ipynb
+
+    Explained in chapter *Beyond* (``chapters/09_beyond.ipynb``). The 128 mel bands are the
     *channels* of a 1-D convolution over the 259 frames: every filter looks at the whole spectrum
     of ``kernel`` neighbouring frames (the design of Dieleman & Schrauwen's 2014 end-to-end music
     tagger and of many genre classifiers since). Each block: Conv1D (ReLU) → BatchNorm → MaxPool 2
@@ -187,7 +192,7 @@ def build_logmel_cnn(input_shape=LOGMEL_SHAPE, n_classes=10, *, filters=(64, 64,
 def adapt_descriptor_norm(model, X_fit) -> bool:
     """Set the descriptor ``Normalization`` layer's statistics from training rows (chapter *Beyond*).
 
-    Chapter *Beyond* calls it in the ``fit_fn`` it gives :func:`helpers.evaluation.cross_validate`,
+    Chapter *Beyond* calls it in the ``fit_fn`` it gives :func:`helpers.evaluation.nested_cross_validate`,
     so the statistics come from the rows the model is trained on, never from validation or test rows.
 
     Parameters

@@ -1,4 +1,4 @@
-"""Tests of helpers.models.beyond (chapter *Beyond*): fusion packing and builders."""
+"""Tests of helpers.models.other_inputs (chapter *Beyond*): fusion packing and builders."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers.errors import ParameterError
-from helpers.models.beyond import pack_fusion_inputs
+from helpers.models.other_inputs import pack_fusion_inputs
 
 
 def test_pack_fusion_inputs():
@@ -22,7 +22,7 @@ def test_pack_fusion_inputs():
 
 def test_builders():
     keras = pytest.importorskip("keras")
-    from helpers.models.beyond import (
+    from helpers.models.other_inputs import (
         DESCRIPTOR_NORM,
         adapt_descriptor_norm,
         build_descriptor_mlp,
