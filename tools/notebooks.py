@@ -16,6 +16,10 @@ descriptors; removed afterwards), as on a fresh Colab VM where every notebook st
 so the recorded runtimes include the extraction a student waits for. Downloads are kept.
 ``--warm-caches`` uses the normal caches instead; the notebook's metadata records which
 (``metadata.book_run.caches``), and the stamped **Runtime** line says it.
+
+While it runs, the kernel sees ``BOOK_STORED_OUTPUTS=1``: the outputs will be stored in the book, so
+a listening-lab cell prints a note instead of embedding a player for dataset audio (which the book
+never publishes); a reader who runs the same cell gets the players.
 """
 
 from __future__ import annotations
@@ -61,10 +65,21 @@ def chapter_paths() -> list[Path]:
     return paths
 
 
-def execute(path: Path, timeout: int = 1800, kernel_name: str = "python3", cold_caches: bool = True) -> float:
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def has_widget_outputs(notebook) -> bool:
+    """Whether a cell's stored outputs hold a Jupyter widget (its saved state must then stay)."""
+    return any(WIDGET_VIEW in output.get("data", {}) for cell in notebook["cells"] for output in cell.get("outputs", []))
+
+
+def execute(path: Path, timeout: int = 1800, kernel_name: str = "python3", cold_caches: bool = True,
+            store: bool = True) -> float:
     """Execute one notebook in place with nbclient; return its wall time in seconds.
 
     With ``cold_caches`` the kernel gets an empty ``BOOK_CACHE_DIR`` of its own (removed afterwards).
+    ``store=False`` runs it for what it writes elsewhere (a recorded study, ``tools/sweep.py``) and
+    leaves the stored notebook as it was.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -72,6 +87,8 @@ def execute(path: Path, timeout: int = 1800, kernel_name: str = "python3", cold_
     notebook = nbformat.read(path, as_version=4)
     cache = Path(tempfile.mkdtemp(prefix="book-cold-cache-")) if cold_caches else None
     previous = os.environ.get("BOOK_CACHE_DIR")
+    stored = os.environ.get("BOOK_STORED_OUTPUTS")
+    os.environ["BOOK_STORED_OUTPUTS"] = "1"  # no dataset audio in outputs that the book stores
     if cache is not None:
         os.environ["BOOK_CACHE_DIR"] = str(cache)  # the kernel inherits this process's environment
     try:
@@ -85,13 +102,21 @@ def execute(path: Path, timeout: int = 1800, kernel_name: str = "python3", cold_
         client.execute()
         elapsed = time.perf_counter() - start
     finally:
+        if stored is None:
+            os.environ.pop("BOOK_STORED_OUTPUTS", None)
+        else:
+            os.environ["BOOK_STORED_OUTPUTS"] = stored
         if cache is not None:
             shutil.rmtree(cache, ignore_errors=True)
             if previous is None:
                 os.environ.pop("BOOK_CACHE_DIR", None)
             else:
                 os.environ["BOOK_CACHE_DIR"] = previous
+    if not store:
+        return elapsed
     notebook.metadata["book_run"] = {"caches": "cold" if cold_caches else "warm"}
+    if not has_widget_outputs(notebook):  # an earlier run's widget state would make the page load scripts
+        notebook.metadata.pop("widgets", None)
     nbformat.write(notebook, path)
     return elapsed
 

@@ -143,9 +143,7 @@ def clip_seconds(genre_label: int, index: int, seconds: float) -> float:
 
 def derive_clip(source: np.ndarray, genre_label: int, index: int, seconds: float,
                 sr: int = SAMPLE_RATE) -> np.ndarray:
-    """One derived clip: ``source`` sped up or slowed down by up to 3 %, circularly shifted, scaled
-    and mixed with low-level noise (about 40 dB below the signal), all drawn from
-    ``(SEED, genre_label, index)``; float32, :func:`clip_seconds` long."""
+    """One derived clip: ``source`` sped up or slowed down by up to 3 %, circularly shifted, scaled and mixed with low-level noise (about 40 dB below the signal), all drawn from ``(SEED, genre_label, index)``; float32, :func:`clip_seconds` long."""
     rng = np.random.default_rng([SEED, genre_label, index])
     n = int(round(clip_seconds(genre_label, index, seconds) * sr))
     rate = rng.uniform(0.97, 1.03)
@@ -246,7 +244,7 @@ def build_tree(target: str | os.PathLike, n_per_genre: int = 100, seconds: float
 
 
 def machine() -> str:
-    """This machine in words: CPU cores, memory, GPU (``nvidia-smi`` present or not)."""
+    """The machine in words: CPU cores, memory, GPU (``nvidia-smi`` present or not)."""
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     gpu = "NVIDIA GPU" if shutil.which("nvidia-smi") else "no GPU"
     return f"{os.cpu_count()}-core {platform.machine()} CPU, {memory:.0f} GB RAM, {gpu}"

@@ -16,6 +16,17 @@ An exercise is a markdown question (``**2.** Why must ...?``). Its solution is i
 Hints follow the same rule with the tag ``hint`` (``**Hint.** ...``); they stay in the student hand-out
 (``python -m tools.handout``), solutions do not.
 
+Assignments (``assignments/*.ipynb``, graded by otter-grader) use the same tags and three more. Each
+question starts with a markdown cell whose metadata says ``"grading": {"name": "q1", "points": 3}``;
+then come its ``answer`` cells (the student's starting code, e.g. ``alias_hz = ...``; kept in the
+hand-out), its ``solution`` cells (removed from the hand-out, as in the chapters), its public ``test``
+cells (the student's ``grader.check`` runs them; for format, not marks) and its ``hidden-test`` cells
+(in the teacher's grading files only: they recompute the expected results and carry the marks).
+``check_assignment`` says when an assignment breaks this; ``python -m tools.handout`` turns it into a
+student notebook and the teacher's otter autograder (see ``tools/handout.py``). The tests run after the
+whole notebook, on its final variables: give each question's variables names of their own (a later
+question that reuses ``test`` would change what an earlier question's test reads).
+
 Commands
 --------
 ``python -m tools.solutions convert [NOTEBOOK ...]`` rewrites notebooks in place (default: every
@@ -29,7 +40,8 @@ newline, as ``tools.notebooks`` writes it. Converting twice changes nothing.
 
 ``python -m tools.solutions check [NOTEBOOK ...]`` exits with status 1 and names the cell when a
 solution admonition is left, a ``solution``/``hint`` cell lacks ``hide-cell``, or an exercise's
-``hide-input`` code cell is not tagged ``solution``.
+``hide-input`` code cell is not tagged ``solution`` (default: the chapters and the assignments, which
+are also held to ``check_assignment``).
 """
 
 from __future__ import annotations
@@ -47,6 +59,13 @@ CHAPTERS = REPO / "chapters"
 SOLUTION_TAG = "solution"
 HINT_TAG = "hint"
 HIDE_TAG = "hide-cell"
+#: Assignment cells (``assignments/*.ipynb``): the student's starting code, public and hidden tests.
+ANSWER_TAG = "answer"
+TEST_TAG = "test"
+HIDDEN_TEST_TAG = "hidden-test"
+#: The metadata key of an assignment question's first (markdown) cell: ``{"name": ..., "points": ...}``.
+GRADING_KEY = "grading"
+ASSIGNMENTS = REPO / "assignments"
 
 #: Admonition titles converted, and the tag and label their cell gets.
 KINDS = {"solution": (SOLUTION_TAG, "Solution"), "discussion": (SOLUTION_TAG, "Discussion"),
@@ -67,16 +86,19 @@ _LABEL = re.compile(r"^\*\*(Solution|Discussion|Hint)(?: \(continued\))?\.\*\*[ 
 
 
 def read_notebook(path: Path) -> dict:
+    """A notebook as plain JSON."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def write_notebook(nb: dict, path: Path) -> None:
+    """Write a notebook as plain JSON in nbformat's layout."""
     with open(path, "w", encoding="utf-8") as f:
         json.dump(nb, f, indent=1, sort_keys=True, ensure_ascii=False)
         f.write("\n")
 
 
 def cell_text(cell: dict) -> str:
+    """A cell's source as one string."""
     source = cell.get("source", "")
     return source if isinstance(source, str) else "".join(source)
 
@@ -87,6 +109,7 @@ def _as_source(text: str, like) -> list[str] | str:
 
 
 def tags_of(cell: dict) -> list[str]:
+    """A cell's tags."""
     return list(cell.get("metadata", {}).get("tags", []))
 
 
@@ -95,6 +118,7 @@ def _set_tags(cell: dict, tags: list[str]) -> None:
 
 
 def is_solution(cell: dict) -> bool:
+    """Whether a cell is an exercise's solution (tagged ``solution``)."""
     return SOLUTION_TAG in tags_of(cell)
 
 
@@ -103,8 +127,7 @@ def is_solution(cell: dict) -> bool:
 
 
 def split_admonitions(text: str) -> list[tuple[str, str | None]]:
-    """Split markdown into ``(text, kind)`` segments: ``kind`` is None for plain text, else a key of
-    :data:`KINDS` for the body of a ``:::{admonition} Solution`` (Discussion, Hint) block."""
+    """Split markdown into ``(text, kind)`` segments: ``kind`` is None for plain text, else a key of :data:`KINDS` for the body of a ``:::{admonition} Solution`` (Discussion, Hint) block."""
     lines = text.splitlines()
     segments: list[tuple[str, str | None]] = []
     plain: list[str] = []
@@ -175,7 +198,7 @@ def _labelled(kind: str, body: str) -> str:
 
 
 def _exercise_flags(cells: list[dict]) -> list[bool]:
-    """For each cell: does it come after an ``Exercises`` heading (until the next heading as high)?"""
+    """For each cell, whether it comes after an ``Exercises`` heading (until the next heading as high)."""
     flags, level = [], None
     for cell in cells:
         if cell["cell_type"] == "markdown":
@@ -278,12 +301,65 @@ def check_notebook(nb: dict, name: str = "notebook") -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# assignments
+
+
+def questions(nb: dict) -> list[dict]:
+    """The questions of an assignment: ``{"name", "points", "cells": [indices]}`` in order.
+
+    A question runs from its markdown cell with ``metadata.grading`` to the cell before the next one
+    (or to the end); cells before the first question are the assignment's preamble.
+    """
+    found: list[dict] = []
+    for index, cell in enumerate(nb["cells"]):
+        grading = cell.get("metadata", {}).get(GRADING_KEY)
+        if grading is not None:
+            found.append({"name": grading.get("name"), "points": grading.get("points"), "cells": [index]})
+        elif found:
+            found[-1]["cells"].append(index)
+    return found
+
+
+def check_assignment(nb: dict, name: str = "assignment") -> list[str]:
+    """Problems with an assignment notebook (empty when it follows the convention above)."""
+    problems = check_notebook(nb, name)
+    found = questions(nb)
+    if not found:
+        return [*problems, f"{name}: no question (a markdown cell with metadata.{GRADING_KEY})"]
+    seen = set()
+    first = found[0]["cells"][0]
+    for index, cell in enumerate(nb["cells"][:first]):
+        if {ANSWER_TAG, TEST_TAG, HIDDEN_TEST_TAG} & set(tags_of(cell)):
+            problems.append(f"{name}, cell {index}: an answer or test cell before the first question")
+    for question in found:
+        label, points = question["name"], question["points"]
+        where = f"{name}, question {label!r}"
+        if not isinstance(label, str) or not re.fullmatch(r"[A-Za-z_]\w*", label) or label in seen:
+            problems.append(f"{where}: the name must be a unique identifier")
+        seen.add(label)
+        if not isinstance(points, (int, float)) or isinstance(points, bool) or points <= 0:
+            problems.append(f"{where}: points must be a positive number, got {points!r}")
+        cells = [nb["cells"][i] for i in question["cells"]]
+        if cells[0]["cell_type"] != "markdown":
+            problems.append(f"{where}: its first cell (the question) must be markdown")
+        kinds = [(c["cell_type"], set(tags_of(c))) for c in cells[1:]]
+        for tag, kind in ((ANSWER_TAG, "code"), (SOLUTION_TAG, "code"), (HIDDEN_TEST_TAG, "code")):
+            if not any(t == kind and tag in tags for t, tags in kinds):
+                problems.append(f"{where}: no {kind} cell tagged {tag!r}")
+        for cell_type, tags in kinds:
+            if cell_type == "code" and not tags & {ANSWER_TAG, SOLUTION_TAG, TEST_TAG, HIDDEN_TEST_TAG}:
+                problems.append(f"{where}: an untagged code cell (tag it answer, solution, test or hidden-test)")
+            if len(tags & {ANSWER_TAG, SOLUTION_TAG, TEST_TAG, HIDDEN_TEST_TAG}) > 1:
+                problems.append(f"{where}: a cell with more than one of answer/solution/test/hidden-test")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
 # Sphinx extension: markdown solutions become collapsed dropdowns in the HTML (build time only)
 
 
 def render_for_book(nb: dict) -> dict:
-    """The notebook as the book renders it: each tagged markdown solution/hint wrapped in a dropdown
-    admonition, each tagged code solution's toggle labelled "Show solution"."""
+    """The notebook as the book renders it: each tagged markdown solution/hint wrapped in a dropdown admonition, each tagged code solution's toggle labelled "Show solution"."""
     nb = copy.deepcopy(nb)
     for cell in nb["cells"]:
         tags = tags_of(cell)
@@ -317,6 +393,7 @@ def _source_read(app, docname: str, source: list[str]) -> None:
 
 
 def setup(app):
+    """Sphinx extension entry point: connect the source-read hook."""
     app.connect("source-read", _source_read)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
 
@@ -325,11 +402,14 @@ def setup(app):
 # command line
 
 
-def _paths(names: list[str]) -> list[Path]:
-    return [Path(n) for n in names] if names else sorted(CHAPTERS.glob("*.ipynb"))
+def _paths(names: list[str], assignments: bool = False) -> list[Path]:
+    if names:
+        return [Path(n) for n in names]
+    return sorted(CHAPTERS.glob("*.ipynb")) + (sorted(ASSIGNMENTS.glob("*.ipynb")) if assignments else [])
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: ``python -m tools.solutions``."""
     parser = argparse.ArgumentParser(prog="python -m tools.solutions", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("convert", "rewrite notebooks in place to the convention"),
@@ -338,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("notebooks", nargs="*", help="default: chapters/*.ipynb")
     args = parser.parse_args(argv)
     status = 0
-    for path in _paths(args.notebooks):
+    for path in _paths(args.notebooks, assignments=args.command == "check"):
         nb = read_notebook(path)
         if args.command == "convert":
             converted, changes = convert_notebook(nb)
@@ -346,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                 write_notebook(converted, path)
             print(f"{path}: {changes} solution/hint cell(s) converted" if changes else f"{path}: nothing to convert")
         else:
-            problems = check_notebook(nb, str(path))
+            problems = check_assignment(nb, str(path)) if questions(nb) else check_notebook(nb, str(path))
             for problem in problems:
                 print(problem, file=sys.stderr)
             status = status or int(bool(problems))

@@ -1,47 +1,55 @@
-"""Train ``genre-predict``'s probe bundle: ``python -m tools.train_probe_bundle [--compare-cnn N]``.
+"""Train ``genre-predict``'s probe bundle: ``python -m tools.train_probe_bundle``.
 
 Writes ``helpers/bundled/musicnn_probe.json`` (a ``musicnn-probe`` bundle, :mod:`helpers.bundle`):
-chapter 10's linear probe on musicnn (MSD) embeddings, trained on every track of the data in use
-(mini: all 100; full: the fault-filtered train + valid tracks).
+chapter 10's linear probe on musicnn (MSD) penultimate-layer embeddings, trained on every track of
+the data in use (mini: all 100; full: the fault-filtered train + valid tracks; never test).
 
-Every clip goes through the exact path ``genre-predict`` uses (:func:`helpers.predict.read_clip`
-at 16 kHz, :func:`helpers.engine.musicnn_patch_embeddings`: level normalised to
-:data:`helpers.engine.TARGET_RMS`, log-mel, NumPy musicnn), so the probe is trained on the
-inputs it will see.
+**The embeddings are chapter 10's.** They come from :func:`helpers.embeddings.extract_embeddings`,
+i.e. from the book's one embedding path, :func:`helpers.musicnn.clip_embeddings` (level normalised
+to :data:`helpers.musicnn.TARGET_RMS`, NumPy log-mel, 3 s patches, NumPy musicnn, mean and max over
+the patches) — the function ``genre-predict`` applies to a user's clip. So chapter 10's nested
+estimate is an estimate for exactly this pipeline.
 
-How the setting is chosen (never on test folds): the track-grouped 5-fold × 3 folds of chapter
-8/10 are drawn; inside every outer fold :func:`helpers.models.probe.nested_probe_cv` chooses
-pooling and ``C`` on validation tracks taken from that fold's training tracks; the setting chosen
-by most folds is the bundle's. With ``--compare-cnn N`` (default 5: the first repetition's folds)
-chapter 8's GAP CNN is trained on the same fit tracks of the first N folds and scored on the same
-validation tracks, next to the probe with the bundle's setting: the choice between probe and CNN
-as the default rests on these validation-track scores (stored in the bundle's metadata and
-printed). The test folds are used by nothing here.
+**The setting is chosen on validation tracks only**, by the book's own inner decision
+(:func:`helpers.models.classical.fit_linear_classifier`, the one every linear candidate of the nested
+cross-validation makes): the tracks are split by track, stratified by genre
+(:func:`helpers.splits.validation_tracks_split`, 20 % tune tracks); each pooling × ``C`` of
+:class:`helpers.models.probe.ProbeClassifier` is fitted on the fit tracks and the one with the lowest
+cross-entropy on the tune tracks is kept; the probe is then refitted with that setting on every
+training track. No test track takes part; the accuracy to expect is chapter 10's nested estimate on
+the book's folds (it is not recomputed here).
+
+**Why the probe is ``genre-predict``'s default** (``--compare-cnn N``, default 4): on the first ``N``
+outer folds of the book's committed fold plan (:func:`helpers.splits.gtzan_fold_plan`, protocol (c)),
+the probe and the network of the shipped ``cnn`` bundle (its ``metadata.model``, one of chapter 8's
+candidates, trained with chapter 8's settings by :func:`helpers.training.train_and_score`) learn from
+the same *fit* tracks, make their one inner decision on the same *tune* tracks (``C`` and pooling;
+the early-stopping epoch) and are compared on the same *selection* tracks. The test tracks of those
+folds are used by neither. The selection-track accuracies are printed and stored in the bundle's
+``metadata.selection_vs_cnn``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections import Counter
 
 import numpy as np
 
 from helpers.bundle import save_probe_bundle
-from helpers.config import BUNDLED_DIR, DEFAULT_SEED, GENRES, data_home
+from helpers.config import BUNDLED_DIR, DEFAULT_SEED, GENRES
 from helpers.datasets import load_gtzan
-from helpers.engine import TARGET_RMS, MusicnnNumpy, musicnn_patch_embeddings
-from helpers.features import cached_arrays, files_fingerprint
-from helpers.models.probe import build_probe, nested_probe_cv
-from helpers.musicnn import SR, weights_path
-from helpers.predict import PROBE_BUNDLE_NAME, read_clip
-from helpers.splits import filtered_split, track_folds, validation_tracks_split
+from helpers.embeddings import extract_embeddings
+from helpers.models.classical import fit_linear_classifier
+from helpers.models.probe import build_probe
+from helpers.musicnn import TARGET_RMS
+from helpers.predict import PROBE_BUNDLE_NAME
+from helpers.splits import filtered_split, gtzan_fold_plan, validation_tracks_split
 
 VARIANT, LAYER = "msd", "penultimate"
-CS = (0.01, 0.1, 1.0)
-N_SPLITS, N_REPEATS = 5, 3
-PROTOCOL = "track-grouped 5-fold × 3, setting chosen per outer fold on validation tracks"
+TUNE_FRACTION = 0.2
+PROTOCOL = (f"trained on every training track; pooling and C chosen on {TUNE_FRACTION:.0%} tune tracks "
+            "(lowest cross-entropy), then refitted on all; no test track used")
 
 
 def training_tracks():
@@ -53,100 +61,77 @@ def training_tracks():
     return table.reset_index(drop=True), flavour
 
 
-def embeddings(table, flavour: str) -> dict[str, np.ndarray]:
-    """Mean- and max-pooled per-patch embeddings of every track (cached in ``data_home()``)."""
-    net = MusicnnNumpy(weights_path(VARIANT))
+def compare_with_cnn(table, emb, n_folds: int) -> list[dict]:
+    """Probe vs the shipped CNN's network on the selection tracks of the plan's first ``n_folds`` folds."""
+    import json
 
-    def compute():
-        means, maxes = [], []
-        start = time.perf_counter()
-        for i, path in enumerate(table["path"]):
-            per_patch = musicnn_patch_embeddings(read_clip(path, SR), SR, net, LAYER, TARGET_RMS)
-            means.append(per_patch.mean(axis=0))
-            maxes.append(per_patch.max(axis=0))
-            if (i + 1) % 10 == 0:
-                print(f"  embedded {i + 1}/{len(table)} clips, {time.perf_counter() - start:.0f} s", flush=True)
-        return {"mean": np.asarray(means, np.float32), "max": np.asarray(maxes, np.float32)}
-
-    key = files_fingerprint(table["path"].astype(str), table["track_id"])
-    path = data_home() / "embeddings" / f"{flavour}-probe-bundle-{VARIANT}-{LAYER}-rms{TARGET_RMS}-{key}.npz"
-    return cached_arrays(path, compute, required=("mean", "max"))
-
-
-def compare_with_cnn(table, folds, X, labels, C: float, n_folds: int) -> list[dict]:
-    """GAP CNN vs probe (bundle setting) on the validation tracks of the first ``n_folds`` folds."""
+    from helpers.config import cnn_bundle
     from helpers.features import FeatureConfig, extract_features
-    from helpers.models.mfcc import build_gap_cnn
-    from helpers.training import train_and_score
+    from helpers.models.candidates import evaluation_candidates
+    from helpers.training import TrainingConfig, train_and_score
 
+    name = json.loads(cnn_bundle().with_suffix(".json").read_text())["metadata"]["model"]
+    build, options = evaluation_candidates()[name]
     features = extract_features(table, FeatureConfig())
-    seg_tracks = np.asarray(features.track_ids).astype(str)
-    track_ids = table["track_id"].astype(str).to_numpy()
+    plan = gtzan_fold_plan(table, "cv")
+    labels = table["label"].to_numpy(dtype=np.int64)
     rows = []
-    for index, (train, _test) in enumerate(folds[:n_folds]):
-        fit, val = validation_tracks_split(table, train, 0.2, DEFAULT_SEED + index)  # as nested_probe_cv
-        probe = build_probe(len(GENRES), C).fit(X[fit], labels[fit])
-        probe_acc = float(np.mean(probe.predict_proba(X[val]).argmax(axis=1) == labels[val]))
-        fit_rows = np.flatnonzero(np.isin(seg_tracks, track_ids[fit]))
-        val_rows = np.flatnonzero(np.isin(seg_tracks, track_ids[val]))
-        run = train_and_score(build_gap_cnn, features, fit_rows, val_rows, [], seed=DEFAULT_SEED)
-        cnn_acc = float(run.record["val_track_accuracy"]) if "val_track_accuracy" in run.record else \
-            _track_vote(run.val_probs, seg_tracks[val_rows], features.labels[val_rows])
-        rows.append({"fold": index, "val_tracks": len(val), "probe": probe_acc, "cnn": cnn_acc})
-        print(f"  fold {index}: {len(val)} validation tracks: probe {probe_acc:.3f}, GAP CNN {cnn_acc:.3f}",
-              flush=True)
+    for index in range(min(n_folds, len(plan.folds))):
+        tracks = plan.rows(emb.track_ids, index)
+        chosen = fit_linear_classifier(build_probe(len(GENRES)), emb.X[tracks["fit"]], labels[tracks["fit"]],
+                                       emb.X[tracks["tune"]], labels[tracks["tune"]])
+        probe_acc = float(np.mean(chosen.model.predict_proba(emb.X[tracks["select"]]).argmax(axis=1)
+                                  == labels[tracks["select"]]))
+        segments = plan.rows(features.track_ids, index)
+        run = train_and_score(build, features, segments["fit"], segments["tune"], [], select_rows=segments["select"],
+                              seed=DEFAULT_SEED + index,
+                              **{"config": TrainingConfig(), **options})
+        rows.append({"fold": list(plan.folds[index]), "fit_tracks": len(tracks["fit"]),
+                     "select_tracks": len(tracks["select"]), "probe": round(probe_acc, 4),
+                     "cnn": round(float(run.record["select_track_accuracy"]), 4), "cnn_model": name})
+        print(f"  outer fold {plan.folds[index]}: {len(tracks['select'])} selection tracks: probe {probe_acc:.3f}, "
+              f"{name} {rows[-1]['cnn']:.3f}", flush=True)
     return rows
 
 
-def _track_vote(probs, tracks, labels) -> float:
-    correct = []
-    for track in np.unique(tracks):
-        where = tracks == track
-        correct.append(probs[where].mean(axis=0).argmax() == labels[where][0])
-    return float(np.mean(correct))
-
-
 def main(argv=None) -> int:
+    """Command-line entry point: ``python -m tools.train_probe_bundle``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--compare-cnn", type=int, default=5, metavar="N",
-                        help="train the GAP CNN on the first N folds' fit tracks for the validation-track "
-                        "comparison (0: skip)")
     parser.add_argument("--out", default=str(BUNDLED_DIR / PROBE_BUNDLE_NAME), help="bundle stem")
+    parser.add_argument("--compare-cnn", type=int, default=4, metavar="N",
+                        help="compare with the shipped CNN on the selection tracks of the first N outer folds (0: skip)")
     args = parser.parse_args(argv)
     table, flavour = training_tracks()
     labels = table["label"].to_numpy(dtype=np.int64)
-    print(f"{len(table)} tracks ({flavour}); embedding with NumPy musicnn ({VARIANT}, {LAYER}, "
-          f"level {TARGET_RMS} RMS)", flush=True)
-    arrays = embeddings(table, flavour)
-    candidates = {"mean": arrays["mean"], "mean + max": np.concatenate([arrays["mean"], arrays["max"]], axis=1)}
-    folds = track_folds(table, n_splits=N_SPLITS, n_repeats=N_REPEATS, seed=DEFAULT_SEED)
-    repeats = [i // N_SPLITS for i in range(len(folds))]
-    nested = nested_probe_cv(candidates, table, folds, repeats, Cs=CS, seed=DEFAULT_SEED)
-    counts = Counter(zip(nested.folds["pooling"], nested.folds["C"], strict=True))
-    (pooling, C), n_chosen = counts.most_common(1)[0]
-    val_mean = float(nested.folds["val_accuracy"].mean())
-    print(f"choices over {len(folds)} outer folds: {dict(counts)}; bundle: {pooling}, C = {C}")
-    if pooling != "mean":
-        print("the bundle format stores one pooling; 'mean + max' would need both: using the most "
-              "chosen single pooling instead", file=sys.stderr)
-        pooling = "mean"
-    comparison = compare_with_cnn(table, folds, arrays["mean"], labels, C, args.compare_cnn) \
-        if args.compare_cnn > 0 else []
-    probe = build_probe(len(GENRES), C).fit(arrays[pooling], labels)
+    print(f"{len(table)} tracks ({flavour}); musicnn ({VARIANT}) embeddings from the one path "
+          f"(level {TARGET_RMS} RMS, NumPy network)", flush=True)
+    emb = extract_embeddings(table, model=VARIANT, layer=LAYER, pooling=("mean", "max"))
+    fit, tune = validation_tracks_split(table, np.arange(len(table)), TUNE_FRACTION, DEFAULT_SEED)
+    chosen = fit_linear_classifier(build_probe(len(GENRES)), emb.X[fit], labels[fit], emb.X[tune], labels[tune])
+    pooling, C = chosen.model.pooling, chosen.model.C
+    tune_accuracy = float(np.mean(chosen.model.predict_proba(emb.X[tune]).argmax(axis=1) == labels[tune]))
+    print(f"chosen on {len(tune)} tune tracks (fitted on {len(fit)}): {chosen.choice}; "
+          f"tune-track accuracy {tune_accuracy:.3f}")
+    comparison = compare_with_cnn(table, emb, args.compare_cnn) if args.compare_cnn > 0 and flavour != "full" else []
+    probe = build_probe(len(GENRES), C, pooling).fit(emb.X, labels)
     metadata = {
-        "model": "musicnn (MSD) penultimate embeddings + logistic regression (linear probe)",
-        "data": flavour, "protocol": PROTOCOL, "train_tracks": len(table),
-        "setting": {"pooling": pooling, "C": C, "chosen_by_folds": n_chosen, "folds": len(folds)},
-        "val_accuracy_of_choices": round(val_mean, 4),
-        "selection_vs_cnn": comparison,
+        "model": f"musicnn ({VARIANT.upper()}) {LAYER} embeddings, {pooling} over 3 s patches, "
+                 "+ logistic regression (linear probe)",
+        "data": f"{flavour} GTZAN", "protocol": PROTOCOL, "train_tracks": len(table),
+        "setting": {"pooling": pooling, "C": C, "fit_tracks": len(fit), "tune_tracks": len(tune),
+                    "tune_accuracy": round(tune_accuracy, 4)},
+        "embedding_path": "helpers.musicnn.clip_embeddings (via helpers.embeddings.extract_embeddings)",
         "source": "Pons & Serra 2019, musicnn 0.1.0 (ISC licence), weights trained on MSD tags",
         "tool": "tools/train_probe_bundle.py",
     }
     if comparison:
-        metadata["selection_summary"] = {m: round(float(np.mean([r[m] for r in comparison])), 4)
-                                         for m in ("probe", "cnn")}
-        print(f"validation-track accuracy, mean of {len(comparison)} folds: {metadata['selection_summary']}")
-    path = save_probe_bundle(args.out, probe.to_dict(), GENRES, metadata, variant=VARIANT, layer=LAYER,
+        summary = {m: round(float(np.mean([r[m] for r in comparison])), 4) for m in ("probe", "cnn")}
+        metadata["selection_vs_cnn"] = {"folds": comparison, "mean": summary,
+                                        "protocol": "fit / tune / select tracks of the committed fold plan's "
+                                                    "first outer folds; test tracks unused"}
+        print(f"selection-track accuracy, mean of {len(comparison)} outer folds: {summary}")
+    exported = probe.to_dict()
+    path = save_probe_bundle(args.out, exported, GENRES, metadata, variant=VARIANT, layer=LAYER,
                              pooling=pooling, target_rms=TARGET_RMS)
     print(f"wrote {path}")
     return 0
