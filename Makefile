@@ -91,11 +91,10 @@ $(COLAB_VENV)/.installed: constraints/colab.txt requirements.txt pyproject.toml
 	$(COLAB_VENV)/bin/python -m pip install --quiet -c constraints/colab.txt -r requirements.txt
 	touch $@
 
-# Colab's numba 0.60 (llvmlite 0.43, LLVM 14) has segfaulted here in librosa's numba code under both
-# settings: once compiling for the machine's own CPU (an AMD EPYC), and on 2026-12-06 with
-# NUMBA_CPU_NAME=generic (librosa's piptrack guvectorize, tests/test_descriptors.py), when the machine's
-# own CPU passed every test (1212 passed). The default leaves NUMBA_CPU_NAME unset, as on Colab (numba
-# compiles for the machine's own CPU); COLAB_NUMBA_CPU=generic tries the other.
+# Colab's numba 0.60 has segfaulted here in librosa's numba code, once under each CPU setting; both fit
+# numba issue #10128 (two processes compiling librosa's gufuncs into one cache at once), which the tests
+# now rule out (conftest.py, helpers.backend.compile_librosa). The default leaves NUMBA_CPU_NAME unset,
+# as on Colab (numba compiles for the machine's own CPU); COLAB_NUMBA_CPU=generic tries the other.
 COLAB_NUMBA_CPU ?=
 ifneq ($(COLAB_NUMBA_CPU),)
 colab-test: export NUMBA_CPU_NAME = $(COLAB_NUMBA_CPU)

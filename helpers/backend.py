@@ -1,4 +1,4 @@
-"""TensorFlow without its start-up noise, and mixed precision where the processor computes 16-bit floats.
+"""Quiet TensorFlow, mixed precision where the processor computes 16-bit floats, librosa compiled once.
 
 Explained in chapter *A CNN on MFCCs* (``chapters/06_cnn.ipynb``, section "Training faster") and
 used by every module and chapter that trains a Keras model, and by the training benchmark
@@ -26,6 +26,9 @@ TensorFlow and Keras are not part of the base install (``pip install genre-book-
 ``genre-predict`` needs); they come with the ``chapters`` extra. The modules that train
 (:mod:`helpers.training`, :mod:`helpers.models`) call :func:`require_chapters` when imported, so
 without the extra they stop with one line that names it.
+
+:func:`compile_librosa` compiles librosa's numba functions in the process that is about to start
+worker processes, so that the workers never compile them at the same time (chapter *Scaling out*).
 """
 
 from __future__ import annotations
@@ -74,6 +77,31 @@ def require_chapters(needed_by: str, modules: tuple[str, ...] = ("tensorflow", "
             f'out: pip install "{DISTRIBUTION}[{CHAPTERS_EXTRA}]" (the chapters\' stack)',
             name=missing[0],
         )
+
+
+# --------------------------------------------------------------------------- librosa's numba cache
+
+#: The librosa modules that compile numba *gufuncs* (``@guvectorize(cache=True)``) when imported:
+#: ``localmin``/``localmax``/``peak_pick`` helpers, the resampling kernel, piptrack's
+#: interpolation and the beat tracker's loops.
+LIBROSA_GUFUNC_MODULES = ("librosa.util.utils", "librosa.core.audio", "librosa.core.pitch", "librosa.beat")
+
+
+def compile_librosa() -> None:
+    """Compile (or load) librosa's numba gufuncs in this process, before it starts worker processes.
+
+    Used by every helper that starts worker processes (:func:`helpers.features.runner.map_tracks`
+    with ``backend='loky'``, :func:`helpers.cluster.local_cluster`) and by the test session (the
+    prediction path never imports librosa). librosa compiles these functions when its modules are imported and
+    writes each to numba's cache as *two* files. Two processes that compile the same gufunc at the
+    same time (two fresh workers on an empty cache) can leave those two files from different
+    processes, and every process that later loads that pair dies with a segmentation fault
+    (numba issue #10128, the cause of librosa issue #1998, whose workaround this is). Compiled here
+    first, in one process, the cache holds a consistent pair, and the workers only read it.
+    Importing an imported module again costs nothing, so calling this twice is free.
+    """
+    for module in LIBROSA_GUFUNC_MODULES:
+        importlib.import_module(module)
 
 
 # --------------------------------------------------------------------------- TensorFlow

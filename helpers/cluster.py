@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import musicnn
+from helpers.backend import compile_librosa
 from helpers.config import GENRES
 from helpers.embeddings import Embeddings, track_embeddings
 from helpers.errors import DataError, ParameterError, require_columns
@@ -537,7 +538,9 @@ def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, memory_limit=
     Explained in chapter 11, *Scaling out*. Each worker is a separate process watched by a nanny
     that restarts it when it dies; the scheduler's web server (the dashboard, when bokeh is
     installed) takes a free port, and Dask's own log lines are kept out of the notebook (only errors
-    are logged). Elsewhere, replace it by ``distributed.Client(address)``.
+    are logged). Elsewhere, replace it by ``distributed.Client(address)``. librosa's compiled
+    functions are made in this process first (:func:`helpers.backend.compile_librosa`), so that
+    the workers, which share this machine's numba cache, only read them.
 
     Parameters
     ----------
@@ -564,6 +567,7 @@ def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, memory_limit=
     if n_workers < 1 or threads_per_worker < 1:
         raise ParameterError(f"need n_workers >= 1 and threads_per_worker >= 1, got {n_workers}, "
                              f"{threads_per_worker}")
+    compile_librosa()  # before the workers start: they must not compile librosa's gufuncs at the same time
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": malloc_trim_threshold}):
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
                                memory_limit=memory_limit, dashboard_address=":0", silence_logs=logging.ERROR)

@@ -1,4 +1,10 @@
-"""Tests for helpers.backend (quiet TensorFlow import, mixed precision; chapter 6)."""
+"""Tests for helpers.backend (quiet TensorFlow import, mixed precision; chapter 6; librosa compiled once)."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +113,47 @@ def test_native_stderr_silenced_hides_fd2_writes_and_restores_it():
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "visible again"
+
+
+# --------------------------------------------------------------------------- librosa's numba cache
+
+def librosa_gufunc_modules() -> set[str]:
+    """The librosa modules whose source declares a numba gufunc (``guvectorize``), read from the installed files."""
+    import librosa
+
+    root = Path(librosa.__file__).parent
+    found = set()
+    for path in root.rglob("*.py"):
+        if re.search(r"^\s*@(numba\.)?guvectorize\(", path.read_text(encoding="utf-8"), flags=re.MULTILINE):
+            parts = path.relative_to(root.parent).with_suffix("").parts
+            found.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return found
+
+
+def test_compile_librosa_covers_every_librosa_module_with_a_gufunc():
+    """A librosa release that adds a gufunc elsewhere fails here, not as a segfault in a worker."""
+    assert set(precision.LIBROSA_GUFUNC_MODULES) == librosa_gufunc_modules()
+
+
+def test_compile_librosa_writes_every_gufunc_pair_into_the_cache(tmp_path):
+    """One process, an empty cache: afterwards each gufunc has its kernel and its ``guf-`` wrapper cached."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    code = "from helpers.backend import compile_librosa\ncompile_librosa()\n"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600, cwd=Path(__file__).parent.parent)
+    data = {path.name for path in tmp_path.rglob("*.nbc")}
+    wrappers = {name for name in data if name.startswith("guf-")}
+    for module in ("utils", "audio", "pitch", "beat"):
+        assert any(name.startswith(f"guf-{module}.") for name in wrappers), (module, sorted(data))
+    assert {name.removeprefix("guf-") for name in wrappers} <= data  # every wrapper with its kernel
+
+
+def test_worker_processes_start_after_librosa_is_compiled(monkeypatch):
+    """map_tracks with processes compiles librosa in this process first; threads need not."""
+    from helpers.features import runner
+
+    calls = []
+    monkeypatch.setattr(runner, "compile_librosa", lambda: calls.append("compiled"))
+    assert runner.map_tracks(abs, [-1, -2], n_jobs=2, backend="threading") == [1, 2]
+    assert calls == []
+    assert runner.map_tracks(abs, [-1, -2], n_jobs=2, backend="loky") == [1, 2]
+    assert calls == ["compiled"]

@@ -200,3 +200,21 @@ def test_missing_cluster_libraries_are_named_with_the_extra(monkeypatch, tmp_pat
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
     with pytest.raises(ModuleNotFoundError, match=r"read_store needs pyarrow.*genre-book-helpers\[chapters\]"):
         cluster.read_store(tmp_path)
+
+
+def test_a_local_cluster_compiles_librosa_before_its_workers_start(monkeypatch):
+    """The workers share this machine's numba cache: they must find librosa compiled, not compile it side by side."""
+    from helpers import cluster
+
+    class Compiled(Exception):
+        pass
+
+    def compile_first():
+        raise Compiled
+
+    started = []
+    monkeypatch.setattr(cluster, "compile_librosa", compile_first)
+    monkeypatch.setattr("distributed.LocalCluster", lambda *a, **k: started.append(1))
+    with pytest.raises(Compiled), cluster.local_cluster(n_workers=2):
+        pass
+    assert started == []

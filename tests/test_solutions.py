@@ -276,16 +276,3 @@ def test_cells_ci_skips_are_executed_solutions_that_nothing_later_needs(path):
             source = "".join(later["source"])
             needed = (defined & _read_names(source)) - _assigned_names(source)
             assert not needed, f"{path.name}: cell {later.get('id')} reads {sorted(needed)} from {cell.get('id')}"
-
-
-@pytest.mark.parametrize("path", sorted((REPO / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
-def test_no_chapter_calls_librosas_compiled_peak_picker(path):
-    """CONTRIBUTING, notebook convention 12: chapter 0's cell calling ``librosa.onset.onset_detect`` hung
-    two CI runs past nbval's cell limit (librosa's numba ``peak_pick`` on that CPU); chapters count onsets
-    with ``scipy.signal.find_peaks`` on the onset-strength envelope instead."""
-    for cell in json.loads(path.read_text())["cells"]:
-        if cell["cell_type"] == "code":
-            source = _code("".join(cell["source"]))
-            calls = {node.func.attr for node in ast.walk(ast.parse(source))
-                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
-            assert not calls & {"onset_detect", "peak_pick"}, f"{path.name}: cell {cell.get('id')} calls {calls}"

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.backend import compile_librosa
 from helpers.errors import ParameterError
 from helpers.files import atomic_path, content_digest
 
@@ -88,6 +89,8 @@ def map_tracks(job: Callable, paths: Sequence, n_jobs: int = -1, backend: str = 
         if n_jobs == 1:
             results = (job(path) for path in paths)
         else:
+            if backend != "threading":
+                compile_librosa()  # worker processes must not compile librosa's gufuncs at the same time
             results = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")(
                 delayed(job)(path) for path in paths)
         if show:
